@@ -1,0 +1,3 @@
+//! The `rollout` command.
+
+fn main() {}

@@ -1,0 +1,8 @@
+//! rollout-core: zero-downtime Kubernetes rollouts of container images stored in AWS ECR.
+//!
+//! Every behaviour of rollout lives in this crate; the `rollout` CLI and the Python module
+//! `rollout` only translate arguments and render the reports defined here.
+
+pub mod error;
+
+pub use error::{Error, Result};
