@@ -65,7 +65,12 @@ pub struct FieldError {
 impl FieldError {
     /// A `FieldValueInvalid` error.
     pub fn invalid(field: impl Into<String>, bad_value: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { error_type: FieldErrorType::Invalid, field: field.into(), bad_value: Some(bad_value.into()), detail: detail.into() }
+        Self {
+            error_type: FieldErrorType::Invalid,
+            field: field.into(),
+            bad_value: Some(bad_value.into()),
+            detail: detail.into(),
+        }
     }
 
     /// A `FieldValueRequired` error.
@@ -128,7 +133,8 @@ impl ApiError {
 
     /// 404 for an object: `deployments.apps "web" not found`.
     pub fn not_found(info: &KindInfo, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{}\" not found", info.qualified_resource(), name)).with_details(info, name)
+        Self::new(404, "NotFound", format!("{} \"{}\" not found", info.qualified_resource(), name))
+            .with_details(info, name)
     }
 
     /// 404 for a namespace that does not exist, as the NamespaceLifecycle admission answers it.
@@ -195,7 +201,11 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(method: &str, what: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method} {what})"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method} {what})"),
+        )
     }
 
     /// 410 Expired: the requested resourceVersion is older than the event history.
@@ -219,7 +229,9 @@ impl ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/yaml"),
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/yaml"
+            ),
         )
     }
 
@@ -230,7 +242,11 @@ impl ApiError {
 
     /// 429 TooManyRequests with Retry-After.
     pub fn too_many_requests(retry_after: u32) -> Self {
-        let mut e = Self::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later");
+        let mut e = Self::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        );
         e.retry_after = Some(retry_after);
         e.details = Some(json!({ "retryAfterSeconds": retry_after }));
         e

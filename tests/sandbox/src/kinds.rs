@@ -186,10 +186,7 @@ impl Kind {
 
     /// Finds a kind by group, version and plural resource name, as they appear in a URL.
     pub fn from_path(group: &str, version: &str, plural: &str) -> Option<Kind> {
-        KINDS
-            .iter()
-            .find(|k| k.group == group && k.version == version && k.plural == plural)
-            .map(|k| k.kind)
+        KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural).map(|k| k.kind)
     }
 
     /// Finds a kind by its `kind` field value.
