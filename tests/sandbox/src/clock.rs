@@ -82,6 +82,11 @@ pub fn rfc3339_micros(t: Timestamp) -> String {
     format!("{}", t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
 }
 
+/// Formats a timestamp with nanoseconds, as the kubelet prefixes log lines with `timestamps=true`.
+pub fn rfc3339_nanos(t: Timestamp) -> String {
+    format!("{}", t.strftime("%Y-%m-%dT%H:%M:%S%.9fZ"))
+}
+
 /// Parses a Kubernetes timestamp.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
     s.parse().ok()
