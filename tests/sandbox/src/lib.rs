@@ -8,3 +8,4 @@
 pub mod clock;
 pub mod error;
 pub mod kinds;
+pub mod patch;
