@@ -154,3 +154,215 @@ fn prune_nulls(value: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    /// Keys that steer generated documents into the schema's merge lists and the directives.
+    const KEYS: &[&str] = &[
+        "spec",
+        "template",
+        "metadata",
+        "containers",
+        "env",
+        "ports",
+        "name",
+        "containerPort",
+        "finalizers",
+        "labels",
+        "status",
+        "conditions",
+        "type",
+        "image",
+        "$patch",
+        "$retainKeys",
+        "$setElementOrder/containers",
+        "$setElementOrder/finalizers",
+        "$deleteFromPrimitiveList/finalizers",
+        "x",
+    ];
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..100).prop_map(Value::from),
+            prop::sample::select(vec!["web", "replace", "delete", "merge", "a", "name", "", "/spec", "/a/0", "-"])
+                .prop_map(Value::from),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![4 => prop::sample::select(KEYS).prop_map(str::to_string), 1 => "[a-z$/~01-]{0,6}"]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(4, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..5)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<String, Value>>())),
+            ]
+        })
+    }
+
+    fn json_object() -> impl Strategy<Value = Value> {
+        prop::collection::vec((key(), json_value()), 0..6)
+            .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<String, Value>>()))
+    }
+
+    /// A JSON patch made mostly of well-formed operations over a few paths.
+    fn json_patch_document() -> impl Strategy<Value = Value> {
+        let op = (
+            prop::sample::select(vec!["add", "remove", "replace", "move", "copy", "test", "bogus"]),
+            prop::sample::select(vec![
+                "",
+                "/",
+                "/spec",
+                "/spec/containers/0",
+                "/spec/containers/-",
+                "/x/-1",
+                "/a~1b",
+                "/spec/x/9",
+            ]),
+            prop::sample::select(vec!["/spec", "/x", "/spec/containers/0", "/nope"]),
+            json_value(),
+        )
+            .prop_map(|(op, path, from, value)| json!({"op": op, "path": path, "from": from, "value": value}));
+        prop_oneof![4 => prop::collection::vec(op, 0..5).prop_map(Value::Array), 1 => json_value()]
+    }
+
+    /// A Kubernetes-shaped document: maps over a few field names, `containers` and `env` lists of named
+    /// items, string `finalizers`; with `directives`, sprinkled with well-formed strategic directives.
+    fn shaped_document(directives: bool) -> impl Strategy<Value = Value> {
+        const FIELDS: &[&str] = &["spec", "template", "metadata", "containers", "env", "finalizers", "labels", "x"];
+        const NAMES: &[&str] = &["a", "b", "c"];
+        let leaf = prop_oneof![
+            1 => Just(Value::Null),
+            3 => prop::sample::select(NAMES).prop_map(Value::from),
+            1 => (0i64..3).prop_map(Value::from),
+        ];
+        let marker = if directives {
+            prop::sample::select(vec![None, None, Some("delete"), Some("replace")]).boxed()
+        } else {
+            Just(None).boxed()
+        };
+        let item = (prop::sample::select(NAMES), leaf.clone(), marker).prop_map(|(name, image, marker)| {
+            let mut item = json!({"name": name, "image": image});
+            if let Some(marker) = marker {
+                item["$patch"] = json!(marker);
+            }
+            item
+        });
+        let names = prop::collection::vec(prop::sample::select(NAMES), 0..4);
+        leaf.prop_recursive(4, 64, 5, move |inner| {
+            let entry = (prop::sample::select(FIELDS), inner, prop::collection::vec(item.clone(), 0..4), names.clone());
+            let map_directives = (
+                prop::sample::select(vec![None, None, None, Some("replace"), Some("delete")]),
+                any::<bool>(),
+                prop::option::of(names.clone()),
+                prop::option::of(names.clone()),
+            );
+            (prop::collection::vec(entry, 0..5), map_directives).prop_map(
+                move |(entries, (patch, retain, order, delete))| {
+                    let mut map = Map::new();
+                    for (field, value, items, names) in entries {
+                        let value = match field {
+                            "containers" | "env" => Value::Array(items),
+                            "finalizers" => json!(names),
+                            _ => value,
+                        };
+                        map.insert(field.to_string(), value);
+                    }
+                    if directives {
+                        if retain {
+                            let keys: Vec<String> = map.keys().cloned().collect();
+                            map.insert("$retainKeys".into(), json!(keys));
+                        }
+                        if let Some(order) = order {
+                            let order: Vec<Value> = order.iter().map(|n| json!({"name": n})).collect();
+                            map.insert("$setElementOrder/containers".into(), Value::Array(order));
+                        }
+                        if let Some(delete) = delete {
+                            map.insert("$deleteFromPrimitiveList/finalizers".into(), json!(delete));
+                        }
+                        if let Some(patch) = patch {
+                            map.insert("$patch".into(), json!(patch));
+                        }
+                    }
+                    Value::Object(map)
+                },
+            )
+        })
+    }
+
+    const KINDS: &[Kind] = &[Kind::Pod, Kind::Deployment, Kind::CronJob, Kind::Namespace];
+
+    fn has_dollar_key(value: &Value) -> bool {
+        match value {
+            Value::Object(map) => map.iter().any(|(k, v)| k.starts_with('$') || has_dollar_key(v)),
+            Value::Array(items) => items.iter().any(has_dollar_key),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_patch_function_panics_on_arbitrary_documents(
+            original in json_value(),
+            patch in json_value(),
+            kind in prop::sample::select(KINDS),
+        ) {
+            let _ = strategic_merge_patch(&original, &patch, kind);
+            let _ = json_patch(&original, &patch);
+            let _ = merge_patch(&original, &patch);
+            let _ = apply_patch(Some(&original), &patch, kind);
+            let _ = apply_patch(None, &patch, kind);
+        }
+
+        #[test]
+        fn json_patch_never_panics_on_generated_operations(original in json_object(), patch in json_patch_document()) {
+            let _ = json_patch(&original, &patch);
+        }
+
+        #[test]
+        fn strategic_merge_leaves_no_directive_in_its_result(
+            original in shaped_document(false),
+            patch in shaped_document(true),
+            kind in prop::sample::select(KINDS),
+        ) {
+            if let Ok(result) = strategic_merge_patch(&original, &patch, kind) {
+                prop_assert!(!has_dollar_key(&result), "{result}");
+            }
+        }
+
+        #[test]
+        fn strategic_merge_never_panics_on_shaped_documents(
+            original in shaped_document(true),
+            patch in shaped_document(true),
+        ) {
+            let _ = strategic_merge_patch(&original, &patch, Kind::Pod);
+        }
+
+        #[test]
+        fn merge_patch_is_idempotent(original in json_value(), patch in json_object()) {
+            let once = merge_patch(&original, &patch).unwrap();
+            let twice = merge_patch(&once, &patch).unwrap();
+            prop_assert_eq!(once, twice);
+        }
+
+        #[test]
+        fn strategic_merge_of_an_empty_patch_is_the_identity(
+            original in json_object(),
+            kind in prop::sample::select(KINDS),
+        ) {
+            prop_assert_eq!(strategic_merge_patch(&original, &json!({}), kind).unwrap(), original);
+        }
+    }
+}
