@@ -4,5 +4,7 @@
 //! `rollout` only translate arguments and render the reports defined here.
 
 pub mod error;
+pub mod status;
 
 pub use error::{Error, Result};
+pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
