@@ -996,7 +996,8 @@ mod tests {
     fn statefulset_with_rolling_update_section_completes_by_partition_even_at_zero() {
         let sts = db(
             json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-            json!({"replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "currentRevision": "a", "updateRevision": "b"}),
+            json!({"replicas": 3, "readyReplicas": 3, "updatedReplicas": 3,
+                   "currentRevision": "a", "updateRevision": "b"}),
         );
         let status = statefulset_status(&sts);
         assert_eq!(status.state, RolloutState::Complete(Completion::PartitionedRollout { updated: 3 }));
@@ -1241,6 +1242,10 @@ mod tests {
         )
     }
 
+    fn strategy_type() -> impl Strategy<Value = String> {
+        prop_oneof![Just("RollingUpdate".to_owned()), Just("OnDelete".to_owned()), ".*"]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -1263,20 +1268,22 @@ mod tests {
             counts in prop::array::uniform6(any::<i32>()),
             generation in prop::option::of(any::<i64>()),
             observed in prop::option::of(any::<i64>()),
-            strategy in prop::option::of(prop_oneof![Just("RollingUpdate".to_owned()), Just("OnDelete".to_owned()), ".*"]),
+            strategy in prop::option::of(strategy_type()),
         ) {
             let sts = statefulset(json!({
                 "metadata": {"name": "db", "generation": generation},
                 "spec": {"replicas": replicas, "selector": {}, "template": {}, "serviceName": "db",
-                         "updateStrategy": {"type": strategy, "rollingUpdate": partition.map(|p| json!({"partition": p}))}},
+                         "updateStrategy": {"type": strategy,
+                                            "rollingUpdate": partition.map(|p| json!({"partition": p}))}},
                 "status": {"replicas": counts[0], "readyReplicas": counts[1], "updatedReplicas": counts[2],
                            "currentReplicas": counts[3], "observedGeneration": observed,
                            "currentRevision": "a", "updateRevision": "b"},
             }));
             let _ = statefulset_status(&sts).message();
             let ds = daemonset(strategy.as_deref().unwrap_or("RollingUpdate"), generation.unwrap_or(0), json!({
-                "observedGeneration": observed, "desiredNumberScheduled": counts[0], "currentNumberScheduled": counts[1],
-                "numberMisscheduled": counts[2], "numberReady": counts[3], "updatedNumberScheduled": counts[4],
+                "observedGeneration": observed, "desiredNumberScheduled": counts[0],
+                "currentNumberScheduled": counts[1], "numberMisscheduled": counts[2],
+                "numberReady": counts[3], "updatedNumberScheduled": counts[4],
                 "numberAvailable": counts[5],
             }));
             let _ = daemonset_status(&ds).message();
