@@ -3,6 +3,10 @@
 //! Every behaviour of rollout lives in this crate; the `rollout` CLI and the Python module
 //! `rollout` only translate arguments and render the reports defined here.
 
+pub mod diagnosis;
 pub mod error;
+pub mod status;
 
+pub use diagnosis::{ContainerProblem, Diagnosis, DiagnosisPolicy, EventSummary, diagnose};
 pub use error::{Error, Result};
+pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
