@@ -4,5 +4,7 @@
 //! `rollout` only translate arguments and render the reports defined here.
 
 pub mod error;
+pub mod image;
 
 pub use error::{Error, Result};
+pub use image::{Digest, ImageRef, ImageTag, RepositoryName};
