@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod image;
+pub mod version;
 
 pub use error::{Error, Result};
 pub use image::{Digest, ImageRef, ImageTag, RepositoryName};
+pub use version::{GitInfo, ProjectVersion, VersionParts, VersionSource, read_version};
