@@ -5,8 +5,10 @@
 
 pub mod error;
 pub mod image;
+pub mod tag;
 pub mod version;
 
 pub use error::{Error, Result};
 pub use image::{Digest, ImageRef, ImageTag, RepositoryName};
+pub use tag::{DeriveOptions, DerivedTag, TagTemplate, derive_tag};
 pub use version::{GitInfo, ProjectVersion, VersionParts, VersionSource, read_version};

@@ -36,7 +36,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use git::{GitInfo, branch_from_ci_env, read_git};
+pub use git::{GitInfo, SHORT_SHA_LEN, branch_from_ci_env, read_git};
+
+#[cfg(test)]
+pub(crate) use git::tests as tests_support;
 
 /// Where a project version was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
