@@ -18,6 +18,140 @@ pub enum Error {
         /// What is allowed instead.
         reason: String,
     },
+
+    // --- images, project versions and tag derivation (modules `image`, `version`, `tag`) ---
+    /// An image tag breaks the tag grammar `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` shared by Docker and ECR.
+    #[error("invalid image tag {value:?}: {reason}")]
+    InvalidTag {
+        /// The rejected tag.
+        value: String,
+        /// Which characters or which rule failed, and what is allowed.
+        reason: String,
+    },
+    /// An image reference (`[registry/]repository[:tag][@digest]`) could not be parsed.
+    #[error("invalid image reference {value:?}: {reason}")]
+    InvalidImageRef {
+        /// The rejected reference.
+        value: String,
+        /// Which part is wrong and what is allowed.
+        reason: String,
+    },
+    /// A repository name breaks ECR's repository naming rules.
+    #[error("invalid repository name {value:?}: {reason}")]
+    InvalidRepositoryName {
+        /// The rejected name.
+        value: String,
+        /// Which rule failed and what is allowed.
+        reason: String,
+    },
+    /// A content digest is not `sha256:` followed by 64 lowercase hex digits.
+    #[error("invalid digest {value:?}: {reason}")]
+    InvalidDigest {
+        /// The rejected digest.
+        value: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// No project version could be read from a path, or the chosen source has none.
+    #[error("no project version in {}: {reason}", .path.display())]
+    VersionNotFound {
+        /// The directory or file that was searched.
+        path: std::path::PathBuf,
+        /// What was looked for and what to do instead.
+        reason: String,
+    },
+    /// A `${property}` in a Maven pom has no value in the pom, its parents, `.mvn/maven.config` or the overrides.
+    #[error(
+        "unresolved property ${{{property}}} in {}: define it in <properties>, as -D{property}=... in \
+         .mvn/maven.config, or pass it as an override",
+        .file.display()
+    )]
+    UnresolvedProperty {
+        /// The property name, without `${` and `}`.
+        property: String,
+        /// The pom whose version needed it.
+        file: std::path::PathBuf,
+    },
+    /// Maven properties refer to each other in a cycle, so none of them has a value.
+    #[error("property cycle in {}: {cycle}", .file.display())]
+    PropertyCycle {
+        /// The properties in the cycle, as `a -> b -> a`.
+        cycle: String,
+        /// The pom whose version needed them.
+        file: std::path::PathBuf,
+    },
+    /// A version file (pom.xml, Cargo.toml, package.json, pyproject.toml, .mvn/maven.config) is not well-formed.
+    #[error("malformed {}:{line}:{column}: {reason}", .file.display())]
+    MalformedFile {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The 1-based line of the problem.
+        line: usize,
+        /// The 1-based column of the problem.
+        column: usize,
+        /// What the parser expected.
+        reason: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}", .path.display())]
+    ReadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// git could not be run or refused a command (for example: not a repository, no commits yet).
+    #[error("git {args} in {}: {reason}", .dir.display())]
+    Git {
+        /// The git arguments, space-separated, for the message only.
+        args: String,
+        /// The directory git ran in.
+        dir: std::path::PathBuf,
+        /// git's own message, or why it could not run.
+        reason: String,
+        /// The I/O error when git could not be started.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// A tag template is malformed (an unclosed `{`, a lone `}`, an empty placeholder or no text at all).
+    #[error("invalid tag template {template:?}: {reason}")]
+    InvalidTemplate {
+        /// The template as given.
+        template: String,
+        /// What is wrong and how to write it instead.
+        reason: String,
+    },
+    /// A tag template names a placeholder that does not exist.
+    #[error("unknown placeholder {{{placeholder}}} in tag template {template:?}: known placeholders are {known}")]
+    UnknownPlaceholder {
+        /// The unknown name, without braces.
+        placeholder: String,
+        /// The template as given.
+        template: String,
+        /// The known placeholders, comma-separated.
+        known: String,
+    },
+    /// A placeholder used by a tag template has no value for this project (e.g. `{patch}` of version `1.0`).
+    #[error("tag template placeholder {{{placeholder}}} has no value: {reason}")]
+    MissingTemplateValue {
+        /// The placeholder, without braces.
+        placeholder: String,
+        /// Why it has no value and what to do instead.
+        reason: String,
+    },
+    /// The derived tag is a floating tag such as `latest`, which a release must never get.
+    #[error(
+        "derived tag {tag:?} is a floating tag (one of {floating}); releases need an immutable tag, \
+         so change the template or allow floating tags explicitly"
+    )]
+    FloatingTag {
+        /// The derived tag.
+        tag: String,
+        /// The floating tag names that are refused, comma-separated.
+        floating: String,
+    },
+    // --- end of images, project versions and tag derivation ---
 }
 
 /// Shorthand for results of rollout-core.
