@@ -5,14 +5,14 @@
 
 pub mod diagnosis;
 pub mod error;
-pub mod status;
 pub mod image;
+pub mod status;
 pub mod tag;
 pub mod version;
 
 pub use diagnosis::{ContainerProblem, Diagnosis, DiagnosisPolicy, EventSummary, diagnose};
 pub use error::{Error, Result};
-pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
 pub use image::{Digest, ImageRef, ImageTag, RepositoryName};
+pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
 pub use tag::{DeriveOptions, DerivedTag, TagTemplate, derive_tag};
 pub use version::{GitInfo, ProjectVersion, VersionParts, VersionSource, read_version};

@@ -57,7 +57,10 @@ pub async fn handle(
             let bytes = body(req).await?;
             let cfg: FaultConfig = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad_request(format!("invalid fault configuration: {e}")))?;
-            shared.faults.set(cfg.clone()).map_err(|e| ApiError::bad_request(format!("invalid fault configuration: {e}")))?;
+            shared
+                .faults
+                .set(cfg.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid fault configuration: {e}")))?;
             Ok(json_response(StatusCode::OK, &to_json(&cfg)))
         }
         (Method::DELETE, ["faults"]) => {
@@ -86,9 +89,12 @@ pub async fn handle(
                 .and_then(|m| m.remove("image"))
                 .and_then(|i| i.as_str().map(str::to_string))
                 .ok_or_else(|| ApiError::bad_request("invalid image behaviour: the field \"image\" (a reference or a prefix ending in *) is required"))?;
-            let b: ImageBehaviour =
-                serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid image behaviour: {e}")))?;
-            shared.images.set(&image, b.clone()).map_err(|e| ApiError::bad_request(format!("invalid image behaviour: {e}")))?;
+            let b: ImageBehaviour = serde_json::from_value(v)
+                .map_err(|e| ApiError::bad_request(format!("invalid image behaviour: {e}")))?;
+            shared
+                .images
+                .set(&image, b.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid image behaviour: {e}")))?;
             let mut out = to_json(&b);
             out["image"] = json!(image);
             Ok(json_response(StatusCode::OK, &out))

@@ -11,6 +11,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
+/// How long a sandbox with a fast clock can run before its simulated time passes the wall clock.
+pub const HORIZON: Duration = Duration::from_secs(86_400);
+
 /// Simulated time, derived from the real monotonic clock.
 #[derive(Debug, Clone)]
 pub struct Clock {
@@ -20,11 +23,17 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// A clock whose simulated time starts now and advances `1 / scale` simulated seconds per real
-    /// second. `scale` is clamped into `[1e-4, 1e3]`.
+    /// A clock that advances `1 / scale` simulated seconds per real second. `scale` is clamped into
+    /// `[1e-4, 1e3]`.
+    ///
+    /// A fast clock starts in the past, far enough that it does not overtake the wall clock within
+    /// a day of real time (`HORIZON`): clients such as kubectl compute ages from their own clock and
+    /// print `<invalid>` for timestamps in the future. At scale 1 simulated time is real time.
     pub fn new(scale: f64) -> Self {
         let scale = if scale.is_finite() { scale.clamp(1e-4, 1e3) } else { 1.0 };
-        Self { origin_real: Instant::now(), origin_sim: Timestamp::now(), scale }
+        let lead = if scale < 1.0 { HORIZON.mul_f64(1.0 / scale - 1.0) } else { Duration::ZERO };
+        let origin_sim = Timestamp::now() - jiff::SignedDuration::try_from(lead).unwrap_or(jiff::SignedDuration::ZERO);
+        Self { origin_real: Instant::now(), origin_sim, scale }
     }
 
     /// The factor real durations are multiplied by: 0.01 means a simulated second lasts 10 ms.

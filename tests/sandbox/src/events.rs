@@ -84,7 +84,8 @@ impl Recorder {
             }
         }
         let host = if component == "kubelet" { crate::NODE_NAME } else { "" };
-        let name = format!("{}.{:016x}", json::name(involved), at.as_nanosecond() as u64 ^ self.store.rng().next_u64() >> 8);
+        let name =
+            format!("{}.{:016x}", json::name(involved), at.as_nanosecond() as u64 ^ self.store.rng().next_u64() >> 8);
         let mut involved_ref = json!({
             "kind": involved.get("kind").and_then(Value::as_str).unwrap_or(""),
             "namespace": json::namespace(involved),

@@ -89,9 +89,10 @@ impl FaultConfig {
                 return Err(format!("errors[{i}].probability: {} is not within [0, 1]", r.probability));
             }
         }
-        for (name, p) in
-            [("writeConflictProbability", self.write_conflict_probability), ("watchExpiredProbability", self.watch_expired_probability)]
-        {
+        for (name, p) in [
+            ("writeConflictProbability", self.write_conflict_probability),
+            ("watchExpiredProbability", self.watch_expired_probability),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name}: {p} is not within [0, 1]"));
             }
@@ -211,7 +212,13 @@ mod tests {
     #[test]
     fn the_same_seed_fails_the_same_requests() {
         let cfg = FaultConfig {
-            errors: vec![ErrorRule { verb: None, resource: None, status: 503, probability: 0.5, retry_after_seconds: 1 }],
+            errors: vec![ErrorRule {
+                verb: None,
+                resource: None,
+                status: 503,
+                probability: 0.5,
+                retry_after_seconds: 1,
+            }],
             ..Default::default()
         };
         let run = || {
@@ -227,7 +234,13 @@ mod tests {
         let f = Faults::new(1);
         let e = f
             .set(FaultConfig {
-                errors: vec![ErrorRule { verb: None, resource: None, status: 404, probability: 0.5, retry_after_seconds: 1 }],
+                errors: vec![ErrorRule {
+                    verb: None,
+                    resource: None,
+                    status: 404,
+                    probability: 0.5,
+                    retry_after_seconds: 1,
+                }],
                 ..Default::default()
             })
             .unwrap_err();

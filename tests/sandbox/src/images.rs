@@ -175,7 +175,9 @@ impl Images {
         }
         rules
             .iter()
-            .filter_map(|(p, b)| p.strip_suffix('*').filter(|prefix| image.starts_with(prefix)).map(|pre| (pre.len(), b)))
+            .filter_map(|(p, b)| {
+                p.strip_suffix('*').filter(|prefix| image.starts_with(prefix)).map(|pre| (pre.len(), b))
+            })
             .max_by_key(|(len, _)| *len)
             .map(|(_, b)| b.clone())
             .unwrap_or_default()
@@ -224,7 +226,8 @@ mod tests {
 
     #[test]
     fn behaviours_parse_from_camel_case_and_reject_negative_times() {
-        let b: ImageBehaviour = serde_json::from_str(r#"{"crashAfterSeconds": 2, "exitCode": 3, "logLines": ["x"]}"#).unwrap();
+        let b: ImageBehaviour =
+            serde_json::from_str(r#"{"crashAfterSeconds": 2, "exitCode": 3, "logLines": ["x"]}"#).unwrap();
         assert_eq!((b.crash_after_seconds, b.exit_code, b.pull_seconds), (Some(2.0), 3, 1.0));
         let bad = ImageBehaviour { pull_seconds: -1.0, ..Default::default() };
         assert!(Images::default().set("x", bad).unwrap_err().starts_with("pullSeconds"));

@@ -128,9 +128,20 @@ fn port_text(v: &Value) -> String {
 
 #[derive(Debug, Clone, PartialEq)]
 enum State {
-    Waiting { reason: String, message: Option<String> },
-    Running { started_at: Timestamp },
-    Terminated { exit_code: i32, reason: String, started_at: Option<Timestamp>, finished_at: Timestamp, container_id: String },
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: Timestamp,
+    },
+    Terminated {
+        exit_code: i32,
+        reason: String,
+        started_at: Option<Timestamp>,
+        finished_at: Timestamp,
+        container_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -177,7 +188,11 @@ struct Container {
 
 impl Container {
     fn field_path(&self) -> String {
-        if self.init { format!("spec.initContainers{{{}}}", self.name) } else { format!("spec.containers{{{}}}", self.name) }
+        if self.init {
+            format!("spec.initContainers{{{}}}", self.name)
+        } else {
+            format!("spec.containers{{{}}}", self.name)
+        }
     }
 
     fn app_up(&self, at: Timestamp) -> bool {
@@ -514,7 +529,11 @@ impl Kubelet {
                     events.push((EventType::Warning, "ErrImageNeverPull", msg));
                     events.push((EventType::Warning, "Failed", "Error: ErrImageNeverPull".into()));
                 } else if c.pull_policy != "Always" && self.present.contains(&image) {
-                    events.push((EventType::Normal, "Pulled", format!("Container image {image:?} already present on machine")));
+                    events.push((
+                        EventType::Normal,
+                        "Pulled",
+                        format!("Container image {image:?} already present on machine"),
+                    ));
                     next.push((at, Action::Create));
                 } else {
                     events.push((EventType::Normal, "Pulling", format!("Pulling image {image:?}")));
@@ -552,7 +571,9 @@ impl Kubelet {
             },
             Action::PullBackOff => {
                 let msg = match &c.state {
-                    State::Waiting { message: Some(m), .. } => m.strip_prefix(&format!("Failed to pull image {image:?}: ")).unwrap_or(m).to_string(),
+                    State::Waiting { message: Some(m), .. } => {
+                        m.strip_prefix(&format!("Failed to pull image {image:?}: ")).unwrap_or(m).to_string()
+                    }
                     _ => String::new(),
                 };
                 c.state = State::Waiting {
@@ -566,13 +587,17 @@ impl Kubelet {
             Action::Create => {
                 if let Some(msg) = &b.config_error {
                     c.config_failures += 1;
-                    c.state = State::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg.clone()) };
+                    c.state =
+                        State::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg.clone()) };
                     events.push((EventType::Warning, "Failed", format!("Error: {msg}")));
                     next.push((at + backoff(c.config_failures), Action::Create));
                 } else {
                     c.instance += 1;
                     c.started = true;
-                    c.container_id = format!("containerd://{}", fake_digest(&format!("{uid}/{}/{}", c.name, c.instance)).trim_start_matches("sha256:"));
+                    c.container_id = format!(
+                        "containerd://{}",
+                        fake_digest(&format!("{uid}/{}/{}", c.name, c.instance)).trim_start_matches("sha256:")
+                    );
                     c.state = State::Running { started_at: at };
                     c.ok_streak = 0;
                     c.ready_fail_streak = 0;
@@ -889,8 +914,13 @@ fn kill(
         State::Running { started_at } => Some(started_at),
         _ => None,
     };
-    c.state =
-        State::Terminated { exit_code: 137, reason: "Error".into(), started_at: ran_since, finished_at: at, container_id: c.container_id.clone() };
+    c.state = State::Terminated {
+        exit_code: 137,
+        reason: "Error".into(),
+        started_at: ran_since,
+        finished_at: at,
+        container_id: c.container_id.clone(),
+    };
     c.ready = false;
     restart_or_stop(c, policy, ran_since, at, pod_ref, events, next);
 }
@@ -936,7 +966,11 @@ fn restart_or_stop(
         },
     );
     c.last_state = Some(terminated);
-    events.push((EventType::Warning, "BackOff", format!("Back-off restarting failed container {} in pod {pod_ref}", c.name)));
+    events.push((
+        EventType::Warning,
+        "BackOff",
+        format!("Back-off restarting failed container {} in pod {pod_ref}", c.name),
+    ));
     next.push((at + delay, Action::Restart));
 }
 

@@ -50,7 +50,11 @@ impl LogStore {
     pub fn read(&self, pod_uid: &str, container: &str, previous: bool) -> Option<Vec<LogLine>> {
         let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let entry = logs.get(&(pod_uid.to_string(), container.to_string()));
-        if previous { entry.and_then(|e| e.previous.clone()) } else { Some(entry.map(|e| e.current.clone()).unwrap_or_default()) }
+        if previous {
+            entry.and_then(|e| e.previous.clone())
+        } else {
+            Some(entry.map(|e| e.current.clone()).unwrap_or_default())
+        }
     }
 
     /// Forgets a pod's logs (when it is removed).

@@ -39,9 +39,11 @@ impl LabelSelector {
             if part.is_empty() {
                 continue;
             }
-            requirements.push(parse_requirement(part).map_err(|reason| {
-                ApiError::bad_request(format!("unable to parse requirement: {reason}: {part:?}"))
-            })?);
+            requirements.push(
+                parse_requirement(part).map_err(|reason| {
+                    ApiError::bad_request(format!("unable to parse requirement: {reason}: {part:?}"))
+                })?,
+            );
         }
         Ok(Self { requirements })
     }
@@ -146,7 +148,11 @@ fn valid_value(v: &str) -> bool {
 fn parse_requirement(part: &str) -> Result<Requirement, String> {
     if let Some(key) = part.strip_prefix('!') {
         let key = key.trim();
-        return if valid_key(key) { Ok(Requirement::DoesNotExist(key.into())) } else { Err("invalid label key".into()) };
+        return if valid_key(key) {
+            Ok(Requirement::DoesNotExist(key.into()))
+        } else {
+            Err("invalid label key".into())
+        };
     }
     for (op, ctor) in [
         ("!=", Requirement::NotEquals as fn(String, String) -> Requirement),
@@ -190,7 +196,11 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
         if let Some(bad) = values.iter().find(|v| !valid_value(v)) {
             return Err(format!("invalid label value {bad:?}"));
         }
-        return Ok(if op == "in" { Requirement::In(key.into(), values) } else { Requirement::NotIn(key.into(), values) });
+        return Ok(if op == "in" {
+            Requirement::In(key.into(), values)
+        } else {
+            Requirement::NotIn(key.into(), values)
+        });
     }
     if valid_key(part) { Ok(Requirement::Exists(part.into())) } else { Err("invalid label key".into()) }
 }
@@ -245,9 +255,7 @@ impl FieldSelector {
             };
             let field = field.trim();
             if !matches!(field, "metadata.name" | "metadata.namespace") && !selectable_fields(kind).contains(&field) {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {field}"
-                )));
+                return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
         }
@@ -342,7 +350,9 @@ mod tests {
         let e = FieldSelector::parse("spec.replicas=1", Kind::Deployment).unwrap_err();
         assert_eq!(e.message, "field label not supported: spec.replicas");
         let ev = json!({"involvedObject": {"name": "p", "kind": "Pod"}});
-        assert!(FieldSelector::parse("involvedObject.name=p,involvedObject.kind=Pod", Kind::Event).unwrap().matches(&ev));
+        assert!(
+            FieldSelector::parse("involvedObject.name=p,involvedObject.kind=Pod", Kind::Event).unwrap().matches(&ev)
+        );
         assert_eq!(FieldSelector::parse("metadata.name=web", Kind::Deployment).unwrap().pinned_name(), Some("web"));
     }
 

@@ -261,7 +261,8 @@ impl Store {
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        if info.namespaced && !st.objects.get(&Kind::Namespace).is_some_and(|m| m.contains_key(&(String::new(), ns.clone())))
+        if info.namespaced
+            && !st.objects.get(&Kind::Namespace).is_some_and(|m| m.contains_key(&(String::new(), ns.clone())))
         {
             return Err(ApiError::namespace_not_found(&ns));
         }
@@ -360,12 +361,8 @@ impl Store {
         let info = kind.info();
         let mut st = self.lock();
         let key = (scope(kind, ns), name.to_string());
-        let old = st
-            .objects
-            .get(&kind)
-            .and_then(|m| m.get(&key))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(info, name))?;
+        let old =
+            st.objects.get(&kind).and_then(|m| m.get(&key)).cloned().ok_or_else(|| ApiError::not_found(info, name))?;
         let mut new = f(&old)?;
         if !new.is_object() {
             return Err(ApiError::bad_request(format!("the body of a {} must be a JSON object", info.name)));
@@ -387,10 +384,7 @@ impl Store {
             return Err(ApiError::conflict_msg(
                 info,
                 name,
-                format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    json::uid(&old)
-                ),
+                format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", json::uid(&old)),
             ));
         }
         prepare_update(kind, &mut new, &old, sub);
@@ -425,7 +419,9 @@ impl Store {
         // The existence check and the write are two steps; a create racing in between makes the
         // create answer AlreadyExists, as the real server would answer a racing apply with a conflict.
         match self.get(kind, ns, name) {
-            Ok(_) => self.modify(kind, ns, name, Subresource::Main, dry_run, |old| f(Some(old))).map(|(o, _)| (o, false)),
+            Ok(_) => {
+                self.modify(kind, ns, name, Subresource::Main, dry_run, |old| f(Some(old))).map(|(o, _)| (o, false))
+            }
             Err(e) if e.code == 404 && e.reason == "NotFound" => {
                 let obj = f(None)?;
                 self.create(kind, ns, obj, dry_run).map(|o| (o, true))
@@ -442,12 +438,8 @@ impl Store {
         let info = kind.info();
         let mut st = self.lock();
         let key = (scope(kind, ns), name.to_string());
-        let old = st
-            .objects
-            .get(&kind)
-            .and_then(|m| m.get(&key))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(info, name))?;
+        let old =
+            st.objects.get(&kind).and_then(|m| m.get(&key)).cloned().ok_or_else(|| ApiError::not_found(info, name))?;
         if let Some(uid) = &opts.uid
             && uid != json::uid(&old)
         {

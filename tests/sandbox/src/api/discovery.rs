@@ -37,7 +37,6 @@ pub fn core_versions(server_address: &str) -> Value {
 fn groups() -> Vec<&'static str> {
     let mut gs: Vec<&str> = KINDS.iter().map(|k| k.group).filter(|g| !g.is_empty()).collect();
     gs.dedup();
-    gs.push("autoscaling");
     gs
 }
 
@@ -98,11 +97,8 @@ fn resource_entries(info: &KindInfo) -> Vec<Value> {
 
 /// `GET /api/v1` or `GET /apis/{group}/{version}`.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let resources: Vec<Value> = KINDS
-        .iter()
-        .filter(|k| k.group == group && k.version == version)
-        .flat_map(resource_entries)
-        .collect();
+    let resources: Vec<Value> =
+        KINDS.iter().filter(|k| k.group == group && k.version == version).flat_map(resource_entries).collect();
     if resources.is_empty() {
         return None;
     }
@@ -115,9 +111,6 @@ pub fn openapi_index() -> Value {
     let mut paths = serde_json::Map::new();
     paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=5A4D1E2B"}));
     for g in groups() {
-        if g == "autoscaling" {
-            continue;
-        }
         let key = format!("apis/{g}/v1");
         paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash=5A4D1E2B")}));
     }

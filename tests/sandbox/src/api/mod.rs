@@ -7,6 +7,7 @@
 
 mod discovery;
 mod query;
+mod table;
 mod watch;
 
 use std::convert::Infallible;
@@ -50,7 +51,8 @@ pub fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
 
 /// A `Status` error response.
 pub fn error_response(e: &ApiError) -> Response<Body> {
-    let mut resp = json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status());
+    let mut resp =
+        json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status());
     if let Some(s) = e.retry_after {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
@@ -163,8 +165,12 @@ fn parse_target(segs: &[&str]) -> Option<Target> {
         }
         [plural, name, sub] => {
             let kind = kind_of(plural)?;
-            (!kind.info().namespaced && kind.info().subresources.contains(sub))
-                .then(|| Target { kind, namespace: None, name: own(name), subresource: own(sub) })
+            (!kind.info().namespaced && kind.info().subresources.contains(sub)).then(|| Target {
+                kind,
+                namespace: None,
+                name: own(name),
+                subresource: own(sub),
+            })
         }
         _ => None,
     }
@@ -185,15 +191,23 @@ fn verb_of(method: &Method, t: &Target, q: &Query) -> &'static str {
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<(Option<String>, Bytes), ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| {
-        s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
-    });
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     let body = Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
-                ApiError { code: 413, reason: "RequestEntityTooLarge", message: "the request is too large".into(), details: None, retry_after: None }
+                ApiError {
+                    code: 413,
+                    reason: "RequestEntityTooLarge",
+                    message: "the request is too large".into(),
+                    details: None,
+                    retry_after: None,
+                }
             } else {
                 ApiError::bad_request(format!("reading the request body failed: {e}"))
             }
@@ -233,13 +247,21 @@ async fn dispatch(
 ) -> Result<Response<Body>, ApiError> {
     let store = &shared.store;
     let ns = t.namespace.clone().unwrap_or_default();
+    let as_table = table::wants_table(req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
     let info = t.kind.info();
     match (verb, t.subresource.as_deref()) {
-        ("list", None) => list(shared, &t, &q),
+        ("list", None) => list(shared, &t, &q, as_table),
         ("watch", None) => watch::serve(shared.clone(), t.kind, t.namespace.clone(), &q),
         ("get", None | Some("status")) => {
             let obj = store.get(t.kind, &ns, t.name.as_deref().unwrap_or(""))?;
+            if as_table && t.subresource.is_none() {
+                let rv = json::get_str(&obj, &["metadata", "resourceVersion"]).unwrap_or("").to_string();
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::table(t.kind, &[&obj], &rv, None, store.clock().now()),
+                ));
+            }
             Ok(json_response(StatusCode::OK, &obj))
         }
         ("get", Some("scale")) => {
@@ -316,7 +338,10 @@ async fn dispatch(
                 // An object removed concurrently is already gone: that is the goal.
                 let _ = store.delete(t.kind, json::namespace(obj), json::name(obj), &opts);
             }
-            Ok(json_response(StatusCode::OK, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})))
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+            ))
         }
         _ => Err(ApiError::method_not_allowed(verb, &format!("{}/{}", info.plural, t.subresource.unwrap_or_default()))),
     }
@@ -353,11 +378,26 @@ pub(crate) fn matches(obj: &Value, labels: &LabelSelector, fields: &FieldSelecto
     (labels.is_empty() || labels.matches(&json::labels(obj))) && fields.matches(obj)
 }
 
-fn list(shared: &Shared, t: &Target, q: &Query) -> Result<Response<Body>, ApiError> {
+fn list(shared: &Shared, t: &Target, q: &Query, as_table: bool) -> Result<Response<Body>, ApiError> {
     let (labels, fields) = selectors(q, t.kind)?;
     let limit = q.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
-    let page = shared.store.list(t.kind, t.namespace.as_deref(), &|o| matches(o, &labels, &fields), limit, q.non_empty("continue"))?;
+    let page = shared.store.list(
+        t.kind,
+        t.namespace.as_deref(),
+        &|o| matches(o, &labels, &fields),
+        limit,
+        q.non_empty("continue"),
+    )?;
     let info = t.kind.info();
+    if as_table {
+        let items: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
+        let rv = page.rv.to_string();
+        let now = shared.store.clock().now();
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::table(t.kind, &items, &rv, page.continue_token.as_deref(), now),
+        ));
+    }
     let mut metadata = json!({"resourceVersion": page.rv.to_string()});
     if let Some(c) = page.continue_token {
         metadata["continue"] = json!(c);
@@ -446,7 +486,8 @@ fn patch_object(
         let (obj, created) = store.upsert(kind, ns, name, dry_run, |cur| match cur {
             Some(cur) => apply(cur),
             None => {
-                let mut obj = patch::apply_patch(None, &patch_doc, kind).map_err(|e| ApiError::bad_request(e.message))?;
+                let mut obj =
+                    patch::apply_patch(None, &patch_doc, kind).map_err(|e| ApiError::bad_request(e.message))?;
                 json::set(&mut obj, &["metadata", "name"], json!(name));
                 Ok(obj)
             }
@@ -462,7 +503,8 @@ fn delete_options(q: &Query, body: &[u8], dry_run: bool) -> Result<DeleteOptions
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}")))?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the DeleteOptions body is not valid JSON: {e}")))?
     };
     let policy = q
         .non_empty("propagationPolicy")
@@ -562,8 +604,10 @@ mod tests {
     #[test]
     fn urls_map_to_kinds_namespaces_and_subresources() {
         let d = t("/apis/apps/v1/namespaces/default/deployments/web/status").unwrap();
-        assert_eq!((d.kind, d.namespace.as_deref(), d.name.as_deref(), d.subresource.as_deref()),
-            (Kind::Deployment, Some("default"), Some("web"), Some("status")));
+        assert_eq!(
+            (d.kind, d.namespace.as_deref(), d.name.as_deref(), d.subresource.as_deref()),
+            (Kind::Deployment, Some("default"), Some("web"), Some("status"))
+        );
         let all = t("/apis/apps/v1/deployments").unwrap();
         assert_eq!((all.kind, all.namespace, all.name), (Kind::Deployment, None, None));
         let ns = t("/api/v1/namespaces/prod").unwrap();

@@ -45,7 +45,8 @@ struct Filter {
 
 impl Filter {
     fn passes(&self, obj: &Value) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| json::namespace(obj) == ns) && matches(obj, &self.labels, &self.fields)
+        self.namespace.as_deref().is_none_or(|ns| json::namespace(obj) == ns)
+            && matches(obj, &self.labels, &self.fields)
     }
 
     /// What to send for a store event, if anything.
@@ -106,7 +107,12 @@ fn expired_response(e: &ApiError) -> Response<Body> {
 }
 
 /// Starts a watch and answers with its stream.
-pub fn serve(shared: Arc<Shared>, kind: Kind, namespace: Option<String>, q: &Query) -> Result<Response<Body>, ApiError> {
+pub fn serve(
+    shared: Arc<Shared>,
+    kind: Kind,
+    namespace: Option<String>,
+    q: &Query,
+) -> Result<Response<Body>, ApiError> {
     let (labels, fields) = selectors(q, kind)?;
     let send_initial = q.flag("sendInitialEvents");
     let allow_bookmarks = q.flag("allowWatchBookmarks");
@@ -118,7 +124,9 @@ pub fn serve(shared: Arc<Shared>, kind: Kind, namespace: Option<String>, q: &Que
     }
     let rv = match q.non_empty("resourceVersion") {
         None => None,
-        Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))?),
+        Some(s) => {
+            Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))?)
+        }
     };
     let timeout = match q.int("timeoutSeconds")? {
         Some(s) if s > 0 => Duration::from_secs(s as u64),

@@ -89,14 +89,15 @@ impl Sync<'_, '_> {
     fn update_status(&mut self) {
         let status = self.d.status.to_json();
         let revision = self.d.annotations.get(REVISION).cloned();
-        let result = self.ctx.store.modify(Kind::Deployment, &self.d.ns, &self.d.name, Subresource::Status, false, |cur| {
-            let mut n = cur.clone();
-            n["status"] = status;
-            if let Some(r) = revision {
-                json::set_annotation(&mut n, REVISION, Some(r));
-            }
-            Ok(n)
-        });
+        let result =
+            self.ctx.store.modify(Kind::Deployment, &self.d.ns, &self.d.name, Subresource::Status, false, |cur| {
+                let mut n = cur.clone();
+                n["status"] = status;
+                if let Some(r) = revision {
+                    json::set_annotation(&mut n, REVISION, Some(r));
+                }
+                Ok(n)
+            });
         if let Ok((stored, _)) = result {
             self.obj = stored;
         }
@@ -201,20 +202,23 @@ impl Sync<'_, '_> {
         let max_old_revision = old.iter().map(Rs::revision).max().unwrap_or(0);
         let new_revision = (max_old_revision + 1).to_string();
         if let Some(mut rs) = existing {
-            let annotations_updated = set_new_replica_set_annotations(&self.d, &mut rs.annotations, &new_revision, true);
+            let annotations_updated =
+                set_new_replica_set_annotations(&self.d, &mut rs.annotations, &new_revision, true);
             let min_ready_needs_update = rs.min_ready_seconds != self.d.min_ready_seconds;
             if annotations_updated || min_ready_needs_update {
                 let annotations = rs.annotations.clone();
                 let min_ready = self.d.min_ready_seconds;
-                let written = self.ctx.store.modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Main, false, |cur| {
-                    let mut n = cur.clone();
-                    json::set(&mut n, &["metadata", "annotations"], json!(annotations));
-                    json::set(&mut n, &["spec", "minReadySeconds"], json!(min_ready));
-                    Ok(n)
-                });
+                let written =
+                    self.ctx.store.modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Main, false, |cur| {
+                        let mut n = cur.clone();
+                        json::set(&mut n, &["metadata", "annotations"], json!(annotations));
+                        json::set(&mut n, &["spec", "minReadySeconds"], json!(min_ready));
+                        Ok(n)
+                    });
                 return written.ok().map(|(o, _)| Rs::from_json(&o));
             }
-            let mut needs_update = set_deployment_revision(&mut self.d, rs.annotations.get(REVISION).cloned().unwrap_or_default());
+            let mut needs_update =
+                set_deployment_revision(&mut self.d, rs.annotations.get(REVISION).cloned().unwrap_or_default());
             if self.d.progress_deadline.is_some() && get_condition(&self.d.status.conditions, PROGRESSING).is_none() {
                 let msg = format!("Found new replica set {:?}", rs.name);
                 set_condition(
@@ -284,7 +288,8 @@ impl Sync<'_, '_> {
             Err(e) if e.reason == "AlreadyExists" => {
                 let Ok(found) = self.ctx.store.get(Kind::ReplicaSet, &self.d.ns, &name) else { return None };
                 let rs = Rs::from_json(&found);
-                if rs.controller_uid.as_deref() == Some(self.d.uid.as_str()) && equal_ignore_hash(&rs.template, &self.d.template)
+                if rs.controller_uid.as_deref() == Some(self.d.uid.as_str())
+                    && equal_ignore_hash(&rs.template, &self.d.template)
                 {
                     already_exists = true;
                     rs
@@ -310,7 +315,11 @@ impl Sync<'_, '_> {
             }
         };
         if !already_exists && new_replicas > 0 {
-            self.event(EventType::Normal, "ScalingReplicaSet", &format!("Scaled up replica set {} to {new_replicas}", created.name));
+            self.event(
+                EventType::Normal,
+                "ScalingReplicaSet",
+                &format!("Scaled up replica set {} to {new_replicas}", created.name),
+            );
         }
         let mut needs_update = set_deployment_revision(&mut self.d, new_revision);
         if !already_exists && self.d.progress_deadline.is_some() {
@@ -499,7 +508,13 @@ impl Sync<'_, '_> {
         }
         let now = self.ctx.now;
         let availability = if available >= self.d.replicas - self.d.max_unavailable() {
-            Condition::new(AVAILABLE, "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into(), now)
+            Condition::new(
+                AVAILABLE,
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.".into(),
+                now,
+            )
         } else {
             Condition::new(
                 AVAILABLE,
@@ -538,7 +553,13 @@ impl Sync<'_, '_> {
         };
         if self.d.progress_deadline.is_some() && !is_complete {
             if self.d.complete(&status) {
-                let c = Condition::new(PROGRESSING, "True", "NewReplicaSetAvailable", subject("has successfully progressed."), now);
+                let c = Condition::new(
+                    PROGRESSING,
+                    "True",
+                    "NewReplicaSetAvailable",
+                    subject("has successfully progressed."),
+                    now,
+                );
                 set_condition(&mut status.conditions, c);
             } else if deployment_progressing(&self.d.status, &status) {
                 let mut c = Condition::new(PROGRESSING, "True", "ReplicaSetUpdated", subject("is progressing."), now);
@@ -550,7 +571,13 @@ impl Sync<'_, '_> {
                 }
                 set_condition(&mut status.conditions, c);
             } else if self.timed_out(&status) {
-                let c = Condition::new(PROGRESSING, "False", "ProgressDeadlineExceeded", subject("has timed out progressing."), now);
+                let c = Condition::new(
+                    PROGRESSING,
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    subject("has timed out progressing."),
+                    now,
+                );
                 set_condition(&mut status.conditions, c);
             }
         }
@@ -592,7 +619,8 @@ impl Sync<'_, '_> {
         let due = last + SignedDuration::from_secs(deadline);
         let key = Work::Deployment(self.d.ns.clone(), self.d.name.clone());
         let one_second = SignedDuration::from_secs(1);
-        let at = if due.duration_since(self.ctx.now) < one_second { self.ctx.now + one_second } else { due + one_second };
+        let at =
+            if due.duration_since(self.ctx.now) < one_second { self.ctx.now + one_second } else { due + one_second };
         self.requeue.push((at, key));
     }
 
@@ -625,7 +653,13 @@ impl Sync<'_, '_> {
         let new_active = new_rs.as_ref().is_some_and(|r| r.replicas > 0);
         let active_count = active.len() + usize::from(new_active);
         let target = if active_count == 0 {
-            if new_rs.is_some() { Some(None) } else if !old.is_empty() { Some(Some(0)) } else { None }
+            if new_rs.is_some() {
+                Some(None)
+            } else if !old.is_empty() {
+                Some(Some(0))
+            } else {
+                None
+            }
         } else if active_count == 1 {
             if new_active { Some(None) } else { Some(Some(active[0])) }
         } else {
@@ -739,7 +773,8 @@ impl Sync<'_, '_> {
             return true;
         }
         let owners: Vec<&str> = old.iter().map(|r| r.uid.as_str()).collect();
-        let Ok(pods) = self.ctx.store.list(Kind::Pod, Some(&self.d.ns), &|p| selector.matches(&json::labels(p)), None, None)
+        let Ok(pods) =
+            self.ctx.store.list(Kind::Pod, Some(&self.d.ns), &|p| selector.matches(&json::labels(p)), None, None)
         else {
             return false;
         };
@@ -844,7 +879,11 @@ fn set_new_replica_set_annotations(
     changed
 }
 
-fn replicas_annotations_need_update(annotations: &std::collections::BTreeMap<String, String>, desired: i32, max: i32) -> bool {
+fn replicas_annotations_need_update(
+    annotations: &std::collections::BTreeMap<String, String>,
+    desired: i32,
+    max: i32,
+) -> bool {
     annotations.get(super::model::DESIRED_REPLICAS) != Some(&desired.to_string())
         || annotations.get(super::model::MAX_REPLICAS) != Some(&max.to_string())
 }
@@ -860,10 +899,10 @@ fn deployment_progressing(old: &DeploymentStatus, new: &DeploymentStatus) -> boo
 /// `getReplicaFailures`: the new ReplicaSet's failure condition, else any old one's.
 fn replica_failure(old: &[Rs], new_rs: Option<&Rs>) -> Option<Condition> {
     let from = |rs: &Rs| {
-        rs.conditions.iter().find(|c| c.type_ == REPLICA_FAILURE).map(|c| Condition {
-            last_update: c.last_transition.clone(),
-            ..c.clone()
-        })
+        rs.conditions
+            .iter()
+            .find(|c| c.type_ == REPLICA_FAILURE)
+            .map(|c| Condition { last_update: c.last_transition.clone(), ..c.clone() })
     };
     new_rs.and_then(from).or_else(|| old.iter().chain(new_rs).find_map(from))
 }
@@ -890,11 +929,8 @@ fn replica_set_fraction(rs: &Rs, d: &Dep) -> i32 {
         return -rs.replicas;
     }
     let deployment_replicas = d.replicas + d.max_surge();
-    let annotated = rs
-        .annotations
-        .get(super::model::MAX_REPLICAS)
-        .and_then(|v| v.parse::<i32>().ok())
-        .unwrap_or(d.status.replicas);
+    let annotated =
+        rs.annotations.get(super::model::MAX_REPLICAS).and_then(|v| v.parse::<i32>().ok()).unwrap_or(d.status.replicas);
     if annotated == 0 {
         return 0;
     }

@@ -135,7 +135,10 @@ fn owner_name(obj: &Value, kind: &str) -> Option<String> {
     json::get(obj, &["metadata", "ownerReferences"])?
         .as_array()?
         .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true) && r.get("kind").and_then(Value::as_str) == Some(kind))
+        .find(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind").and_then(Value::as_str) == Some(kind)
+        })
         .and_then(|r| r.get("name"))
         .and_then(Value::as_str)
         .map(str::to_string)
@@ -144,11 +147,17 @@ fn owner_name(obj: &Value, kind: &str) -> Option<String> {
 /// Objects of `kind` in `ns` whose selector matches `labels`: candidates to adopt an orphan.
 fn selecting(store: &Store, kind: Kind, ns: &str, labels: &std::collections::BTreeMap<String, String>) -> Vec<String> {
     store
-        .list(kind, Some(ns), &|o| {
-            json::get(o, &["spec", "selector"])
-                .and_then(LabelSelector::from_label_selector)
-                .is_some_and(|s| !s.is_empty() && s.matches(labels))
-        }, None, None)
+        .list(
+            kind,
+            Some(ns),
+            &|o| {
+                json::get(o, &["spec", "selector"])
+                    .and_then(LabelSelector::from_label_selector)
+                    .is_some_and(|s| !s.is_empty() && s.matches(labels))
+            },
+            None,
+            None,
+        )
         .map(|p| p.items.iter().map(|o| json::name(o).to_string()).collect())
         .unwrap_or_default()
 }
@@ -165,17 +174,21 @@ fn work_for(store: &Store, ev: &WatchEvent) -> Vec<Work> {
             out.push(Work::ReplicaSet(ns.clone(), name.clone()));
             match owner_name(obj, "Deployment") {
                 Some(d) => out.push(Work::Deployment(ns.clone(), d)),
-                None if ev.event_type != EventType::Deleted => {
-                    out.extend(selecting(store, Kind::Deployment, &ns, &json::labels(obj)).into_iter().map(|d| Work::Deployment(ns.clone(), d)))
-                }
+                None if ev.event_type != EventType::Deleted => out.extend(
+                    selecting(store, Kind::Deployment, &ns, &json::labels(obj))
+                        .into_iter()
+                        .map(|d| Work::Deployment(ns.clone(), d)),
+                ),
                 None => {}
             }
         }
         Kind::Pod => match owner_name(obj, "ReplicaSet") {
             Some(rs) => out.push(Work::ReplicaSet(ns.clone(), rs)),
-            None if ev.event_type != EventType::Deleted => {
-                out.extend(selecting(store, Kind::ReplicaSet, &ns, &json::labels(obj)).into_iter().map(|r| Work::ReplicaSet(ns.clone(), r)))
-            }
+            None if ev.event_type != EventType::Deleted => out.extend(
+                selecting(store, Kind::ReplicaSet, &ns, &json::labels(obj))
+                    .into_iter()
+                    .map(|r| Work::ReplicaSet(ns.clone(), r)),
+            ),
             None => {}
         },
         Kind::Namespace if json::is_deleting(obj) && ev.event_type != EventType::Deleted => {

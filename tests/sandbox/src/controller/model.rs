@@ -276,9 +276,9 @@ impl Dep {
         let spec = v.get("spec").cloned().unwrap_or(Value::Null);
         let ru = json::get(&spec, &["strategy", "rollingUpdate"]);
         let fp = |k: &str, default: &str| {
-            ru.and_then(|r| r.get(k)).and_then(IntOrPercent::from_json).unwrap_or_else(|| {
-                IntOrPercent::from_json(&json!(default)).expect("defaults are valid")
-            })
+            ru.and_then(|r| r.get(k))
+                .and_then(IntOrPercent::from_json)
+                .unwrap_or_else(|| IntOrPercent::from_json(&json!(default)).expect("defaults are valid"))
         };
         let deadline = json::get_i64(&spec, &["progressDeadlineSeconds"]);
         Self {
@@ -297,7 +297,8 @@ impl Dep {
                 Some(d) => Some(d),
                 None => None,
             },
-            revision_history_limit: json::get_i64(&spec, &["revisionHistoryLimit"]).filter(|l| *l != i64::from(i32::MAX)),
+            revision_history_limit: json::get_i64(&spec, &["revisionHistoryLimit"])
+                .filter(|l| *l != i64::from(i32::MAX)),
             paused: json::get(&spec, &["paused"]).and_then(Value::as_bool).unwrap_or(false),
             selector: spec.get("selector").cloned().unwrap_or(Value::Null),
             template: spec.get("template").cloned().unwrap_or(Value::Null),
@@ -502,7 +503,8 @@ mod tests {
 
     #[test]
     fn max_unavailable_never_exceeds_replicas_and_is_zero_for_recreate() {
-        let mut d = Dep::from_json(&json!({"spec": {"replicas": 2, "strategy": {"rollingUpdate": {"maxUnavailable": 5}}}}));
+        let mut d =
+            Dep::from_json(&json!({"spec": {"replicas": 2, "strategy": {"rollingUpdate": {"maxUnavailable": 5}}}}));
         assert_eq!(d.max_unavailable(), 2);
         d.replicas = 0;
         assert_eq!(d.max_unavailable(), 0);
@@ -512,7 +514,8 @@ mod tests {
 
     #[test]
     fn the_template_hash_is_stable_and_label_safe() {
-        let t = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "a:1"}]}});
+        let t =
+            json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "a:1"}]}});
         let same_keys_other_order: Value = serde_json::from_str(
             r#"{"spec": {"containers": [{"image": "a:1", "name": "web"}]}, "metadata": {"labels": {"app": "web"}}}"#,
         )
@@ -522,7 +525,8 @@ mod tests {
         assert!(!h.is_empty() && h.len() <= 10);
         assert!(h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
         assert_ne!(h, pod_template_hash(&t, Some(1)));
-        let other = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "a:2"}]}});
+        let other =
+            json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "a:2"}]}});
         assert_ne!(h, pod_template_hash(&other, None));
     }
 

@@ -27,7 +27,10 @@ pub fn is_active(pod: &Value) -> bool {
 }
 
 fn ready_condition(pod: &Value) -> Option<&Value> {
-    json::get(pod, &["status", "conditions"])?.as_array()?.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+    json::get(pod, &["status", "conditions"])?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
 }
 
 /// `IsPodReady`.
@@ -122,14 +125,17 @@ fn claim_pods(ctx: &Ctx<'_>, obj: &Value, rs: &Rs, selector: &LabelSelector) -> 
             }
             None if matches && !rs.deleting && !json::is_deleting(&pod) => {
                 let owner = owner_ref(obj);
-                if let Ok((adopted, _)) = ctx.store.modify(Kind::Pod, &rs.ns, json::name(&pod), Subresource::Main, false, |cur| {
-                    let mut n = cur.clone();
-                    let refs = json::ensure_obj(&mut n, &["metadata"]).entry("ownerReferences").or_insert(json!([]));
-                    if let Some(a) = refs.as_array_mut() {
-                        a.push(owner);
-                    }
-                    Ok(n)
-                }) {
+                if let Ok((adopted, _)) =
+                    ctx.store.modify(Kind::Pod, &rs.ns, json::name(&pod), Subresource::Main, false, |cur| {
+                        let mut n = cur.clone();
+                        let refs =
+                            json::ensure_obj(&mut n, &["metadata"]).entry("ownerReferences").or_insert(json!([]));
+                        if let Some(a) = refs.as_array_mut() {
+                            a.push(owner);
+                        }
+                        Ok(n)
+                    })
+                {
                     owned.push(adopted);
                 }
             }
