@@ -18,6 +18,38 @@ pub enum Error {
         /// What is allowed instead.
         reason: String,
     },
+
+    // --- registry and lifecycle policies (previous-tag selection, policy parsing and validation) ---
+    /// No image qualifies as "previous" under the asked previous-tag strategy and tag rules.
+    #[error("no previous image {query}: {detail}")]
+    NoPreviousImage {
+        /// What was asked, e.g. `by push time among tags starting with "release-"`.
+        query: String,
+        /// Why nothing qualifies, with the counts.
+        detail: String,
+    },
+    /// No image of the repository carries the tag a lookup is anchored on.
+    #[error("no image carries tag {tag:?} ({images} images listed)")]
+    TagNotFound {
+        /// The tag that was asked for.
+        tag: String,
+        /// How many images were searched.
+        images: usize,
+    },
+    /// A regular expression given as an option is invalid or has the wrong shape.
+    #[error("invalid pattern {pattern:?} for {field}: {reason}")]
+    InvalidPattern {
+        /// The option that carried the pattern.
+        field: String,
+        /// The rejected pattern.
+        pattern: String,
+        /// What is wrong and what is expected.
+        reason: String,
+        /// The regular-expression parser's error, when it rejected the pattern.
+        #[source]
+        source: Option<regex::Error>,
+    },
+    // --- end of registry and lifecycle policies ---
 }
 
 /// Shorthand for results of rollout-core.

@@ -4,5 +4,7 @@
 //! `rollout` only translate arguments and render the reports defined here.
 
 pub mod error;
+pub mod registry;
 
 pub use error::{Error, Result};
+pub use registry::{ImageRecord, PreviousQuery, PreviousStrategy, PreviousTag, StorageClass, previous_tag};
