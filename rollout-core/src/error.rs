@@ -49,6 +49,23 @@ pub enum Error {
         #[source]
         source: Option<regex::Error>,
     },
+    /// A lifecycle policy text is not well-formed JSON.
+    #[error("lifecycle policy is not valid JSON (line {line}, column {column})")]
+    PolicySyntax {
+        /// The 1-based line of the error.
+        line: usize,
+        /// The 1-based column of the error.
+        column: usize,
+        /// The JSON parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A lifecycle policy breaks ECR's rules; every violation is listed, not just the first.
+    #[error("invalid lifecycle policy: {}", crate::lifecycle::list_violations(violations))]
+    InvalidPolicy {
+        /// Every violation found, in rule order.
+        violations: Vec<crate::lifecycle::PolicyViolation>,
+    },
     // --- end of registry and lifecycle policies ---
 }
 

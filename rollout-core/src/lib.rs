@@ -4,7 +4,9 @@
 //! `rollout` only translate arguments and render the reports defined here.
 
 pub mod error;
+pub mod lifecycle;
 pub mod registry;
 
 pub use error::{Error, Result};
+pub use lifecycle::{LifecyclePolicy, LifecycleRule, PolicyViolation};
 pub use registry::{ImageRecord, PreviousQuery, PreviousStrategy, PreviousTag, StorageClass, previous_tag};
