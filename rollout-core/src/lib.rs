@@ -8,5 +8,7 @@ pub mod lifecycle;
 pub mod registry;
 
 pub use error::{Error, Result};
-pub use lifecycle::{LifecyclePolicy, LifecycleRule, PolicyViolation};
+pub use lifecycle::{
+    InUseImage, LifecyclePolicy, LifecycleRule, PolicyDiff, PolicyViolation, Preview, diff, preview, protect,
+};
 pub use registry::{ImageRecord, PreviousQuery, PreviousStrategy, PreviousTag, StorageClass, previous_tag};
