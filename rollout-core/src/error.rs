@@ -152,6 +152,54 @@ pub enum Error {
         floating: String,
     },
     // --- end of images, project versions and tag derivation ---
+    // --- registry and lifecycle policies (previous-tag selection, policy parsing and validation) ---
+    /// No image qualifies as "previous" under the asked previous-tag strategy and tag rules.
+    #[error("no previous image {query}: {detail}")]
+    NoPreviousImage {
+        /// What was asked, e.g. `by push time among tags starting with "release-"`.
+        query: String,
+        /// Why nothing qualifies, with the counts.
+        detail: String,
+    },
+    /// No image of the repository carries the tag a lookup is anchored on.
+    #[error("no image carries tag {tag:?} ({images} images listed)")]
+    TagNotFound {
+        /// The tag that was asked for.
+        tag: String,
+        /// How many images were searched.
+        images: usize,
+    },
+    /// A regular expression given as an option is invalid or has the wrong shape.
+    #[error("invalid pattern {pattern:?} for {field}: {reason}")]
+    InvalidPattern {
+        /// The option that carried the pattern.
+        field: String,
+        /// The rejected pattern.
+        pattern: String,
+        /// What is wrong and what is expected.
+        reason: String,
+        /// The regular-expression parser's error, when it rejected the pattern.
+        #[source]
+        source: Option<regex::Error>,
+    },
+    /// A lifecycle policy text is not well-formed JSON.
+    #[error("lifecycle policy is not valid JSON (line {line}, column {column})")]
+    PolicySyntax {
+        /// The 1-based line of the error.
+        line: usize,
+        /// The 1-based column of the error.
+        column: usize,
+        /// The JSON parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A lifecycle policy breaks ECR's rules; every violation is listed, not just the first.
+    #[error("invalid lifecycle policy: {}", crate::lifecycle::list_violations(violations))]
+    InvalidPolicy {
+        /// Every violation found, in rule order.
+        violations: Vec<crate::lifecycle::PolicyViolation>,
+    },
+    // --- end of registry and lifecycle policies ---
 }
 
 /// Shorthand for results of rollout-core.

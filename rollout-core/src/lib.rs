@@ -6,6 +6,8 @@
 pub mod diagnosis;
 pub mod error;
 pub mod image;
+pub mod lifecycle;
+pub mod registry;
 pub mod status;
 pub mod tag;
 pub mod version;
@@ -13,6 +15,10 @@ pub mod version;
 pub use diagnosis::{ContainerProblem, Diagnosis, DiagnosisPolicy, EventSummary, diagnose};
 pub use error::{Error, Result};
 pub use image::{Digest, ImageRef, ImageTag, RepositoryName};
+pub use lifecycle::{
+    InUseImage, LifecyclePolicy, LifecycleRule, PolicyDiff, PolicyViolation, Preview, diff, preview, protect,
+};
+pub use registry::{ImageRecord, PreviousQuery, PreviousStrategy, PreviousTag, StorageClass, previous_tag};
 pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
 pub use tag::{DeriveOptions, DerivedTag, TagTemplate, derive_tag};
 pub use version::{GitInfo, ProjectVersion, VersionParts, VersionSource, read_version};
