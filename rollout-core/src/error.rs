@@ -200,6 +200,97 @@ pub enum Error {
         violations: Vec<crate::lifecycle::PolicyViolation>,
     },
     // --- end of registry and lifecycle policies ---
+    // --- workloads: deploy, wait, history, rollback and the in-use scan ---
+    /// The workload to deploy to, wait for or roll back does not exist.
+    #[error("{workload} not found")]
+    WorkloadNotFound {
+        /// The workload, as `[context/]namespace/kind/name`.
+        workload: Box<crate::workload::WorkloadRef>,
+    },
+    /// A container named in an image change is not in the workload's pod template.
+    #[error("container {container:?} not found in {workload}: the containers there are {}", list_or_none(.available))]
+    ContainerNotFound {
+        /// The workload, as `[context/]namespace/kind/name`.
+        workload: Box<crate::workload::WorkloadRef>,
+        /// The name that was asked for.
+        container: String,
+        /// The containers of the pod template, init containers first, as `kubectl set image` searches them.
+        available: Vec<String>,
+    },
+    /// One or more preflight checks failed, so nothing was changed.
+    #[error("preflight failed, nothing was changed: {}", crate::deploy::list_failed_checks(.checks))]
+    PreflightFailed {
+        /// Every failed check, with the workload it was run for.
+        checks: Vec<crate::deploy::FailedCheck>,
+    },
+    /// A rollout failed (its pods are doomed, or the progress deadline passed); the report says why and
+    /// whether it was rolled back.
+    #[error("{}", .report.summary())]
+    RolloutFailed {
+        /// What happened, with the problems, events, log tails and any rollback.
+        report: Box<crate::report::RolloutReport>,
+    },
+    /// A rollout did not finish within the wait's timeout; the report says where it stood and whether it
+    /// was rolled back.
+    #[error("{}", .report.summary())]
+    RolloutTimedOut {
+        /// What happened, with the last status, the problems and any rollback.
+        report: Box<crate::report::RolloutReport>,
+    },
+    /// A call to the Kubernetes API failed after the retries transient failures get.
+    #[error("kubernetes API call failed: {operation}")]
+    Kubernetes {
+        /// What was being done, e.g. `patch deployment shop/web`.
+        operation: String,
+        /// The client's error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The asked revision is not in the workload's rollout history.
+    #[error("{reason} ({workload}: the revisions there are {})", list_or_none(.available))]
+    RevisionNotFound {
+        /// The workload.
+        workload: Box<crate::workload::WorkloadRef>,
+        /// What was looked for and not found, e.g. `unable to find the specified revision 7 in history`.
+        reason: String,
+        /// The revisions that exist, oldest first.
+        available: Vec<i64>,
+    },
+    /// A paused Deployment cannot be rolled back (kubectl refuses too).
+    #[error(
+        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again \
+         ({workload})"
+    )]
+    PausedDeployment {
+        /// The workload.
+        workload: Box<crate::workload::WorkloadRef>,
+    },
+    /// Another writer changed the workload's spec or annotations between our read and our write, so our
+    /// write was refused by its resourceVersion precondition instead of overwriting theirs.
+    #[error("{workload} was changed by another writer during {operation}; nothing was overwritten, retry")]
+    ConcurrentModification {
+        /// The workload.
+        workload: Box<crate::workload::WorkloadRef>,
+        /// What we were doing, e.g. `rollback to revision 2`.
+        operation: String,
+    },
+    /// A manifest given to apply is not well-formed or lacks a field the API needs.
+    #[error("invalid manifest (document {document}): {reason}")]
+    InvalidManifest {
+        /// The 1-based index of the YAML document in the input.
+        document: usize,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    // --- end of workloads ---
+}
+
+/// `a, b, c`, or `none` for an empty list.
+fn list_or_none<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".to_owned();
+    }
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// Shorthand for results of rollout-core.

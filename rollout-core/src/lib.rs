@@ -3,14 +3,21 @@
 //! Every behaviour of rollout lives in this crate; the `rollout` CLI and the Python module
 //! `rollout` only translate arguments and render the reports defined here.
 
+mod cluster;
+pub mod deploy;
 pub mod diagnosis;
 pub mod error;
+pub mod history;
 pub mod image;
+pub mod inuse;
 pub mod lifecycle;
 pub mod registry;
+pub mod report;
 pub mod status;
 pub mod tag;
 pub mod version;
+pub mod wait;
+pub mod workload;
 
 pub use diagnosis::{ContainerProblem, Diagnosis, DiagnosisPolicy, EventSummary, diagnose};
 pub use error::{Error, Result};
