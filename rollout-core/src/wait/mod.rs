@@ -955,10 +955,15 @@ async fn mark_healthy(client: &Client, namespace: &str, rs: &NewReplicaSet, at: 
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = Patch::Merge(&patch);
-    crate::cluster::retry(deadline, || api.patch(&rs.name, &params, &body))
-        .await
-        .map_err(|e| api_error(format!("patch replicaset {namespace}/{}", rs.name), e))?;
-    Ok(())
+    // The patch sets one annotation and carries no precondition, so repeating it after a conflict is safe.
+    let mut attempts = 0;
+    loop {
+        match crate::cluster::retry(deadline, || api.patch(&rs.name, &params, &body)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if crate::cluster::is_conflict(&e) && attempts < 3 => attempts += 1,
+            Err(e) => return Err(api_error(format!("patch replicaset {namespace}/{}", rs.name), e)),
+        }
+    }
 }
 
 /// A duration as `90s`, `5m`, `1m30s`, `1.5s`.
