@@ -510,18 +510,39 @@ fn event_times(e: &Event) -> Vec<Timestamp> {
     .collect()
 }
 
-type Tagged = (usize, std::result::Result<Change, watcher::Error>);
+type Tagged = (usize, std::result::Result<Change, (Source, watcher::Error)>);
+
+/// What a watch stream watches, to tell which one failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Workloads,
+    Pods,
+    Events,
+}
 
 fn watch_stream<K>(
     api: Api<K>,
     config: watcher::Config,
     scope: usize,
+    source: Source,
     wrap: fn(watcher::Event<K>) -> Change,
 ) -> BoxStream<'static, Tagged>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    watcher(api, config).default_backoff().map(move |r| (scope, r.map(wrap))).boxed()
+    watcher(api, config).default_backoff().map(move |r| (scope, r.map(wrap).map_err(|e| (source, e)))).boxed()
+}
+
+/// Whether a watch failed because the client may not list or watch that kind.
+fn forbidden(e: &watcher::Error) -> bool {
+    let client_error = match e {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            e
+        }
+        watcher::Error::WatchError(status) => return status.code == 403,
+        watcher::Error::NoResourceVersion => return false,
+    };
+    crate::cluster::status_code(client_error) == Some(403)
 }
 
 /// The state of one workload during the wait.
@@ -604,12 +625,14 @@ pub(crate) async fn watch_all(
                 Api::<Deployment>::namespaced(client.clone(), &ns),
                 by_name(&deployments),
                 i,
+                Source::Workloads,
                 Change::Deployment,
             ));
             streams.push(watch_stream(
                 Api::<ReplicaSet>::namespaced(client.clone(), &ns),
                 by_selector(&deployments),
                 i,
+                Source::Workloads,
                 Change::ReplicaSet,
             ));
         }
@@ -620,6 +643,7 @@ pub(crate) async fn watch_all(
                 Api::<StatefulSet>::namespaced(client.clone(), &ns),
                 by_name(&stateful_sets),
                 i,
+                Source::Workloads,
                 Change::StatefulSet,
             ));
         }
@@ -630,12 +654,19 @@ pub(crate) async fn watch_all(
                 Api::<DaemonSet>::namespaced(client.clone(), &ns),
                 by_name(&daemon_sets),
                 i,
+                Source::Workloads,
                 Change::DaemonSet,
             ));
         }
-        streams.push(watch_stream(Api::<Pod>::namespaced(client.clone(), &ns), by_selector(&members), i, Change::Pod));
+        streams.push(watch_stream(
+            Api::<Pod>::namespaced(client.clone(), &ns),
+            by_selector(&members),
+            i,
+            Source::Pods,
+            Change::Pod,
+        ));
         let events = watcher::Config::default().fields("involvedObject.kind=Pod");
-        streams.push(watch_stream(Api::<Event>::namespaced(client, &ns), events, i, Change::Event));
+        streams.push(watch_stream(Api::<Event>::namespaced(client, &ns), events, i, Source::Events, Change::Event));
     }
     let mut merged = stream::select_all(streams);
     let mut clocks: Vec<ServerClock> = vec![ServerClock::default(); clusters.len()];
@@ -657,7 +688,24 @@ pub(crate) async fn watch_all(
                     scopes[scope].last_error = None;
                     scopes[scope].apply(change, &mut clocks[cluster]).then_some(scope)
                 }
-                Some((scope, Err(e))) => {
+                Some((scope, Err((source, e)))) if forbidden(&e) && source != Source::Workloads => {
+                    // Pods and events only explain a rollout; without them the status still decides.
+                    let s = &mut scopes[scope];
+                    let cache_was_ready = match source {
+                        Source::Pods => std::mem::replace(&mut s.pods.ready, true),
+                        _ => std::mem::replace(&mut s.events.ready, true),
+                    };
+                    if !cache_was_ready {
+                        let what = if source == Source::Pods { "pods" } else { "events" };
+                        progress(&ProgressEvent::Warning {
+                            context: Some(clusters[s.cluster].0.clone()).filter(|c| !c.is_empty()),
+                            namespace: s.namespace.clone(),
+                            message: format!("not allowed to watch {what} ({e}); waiting without them, so failing pods are only noticed at the progress deadline"),
+                        });
+                    }
+                    s.ready().then_some(scope)
+                }
+                Some((scope, Err((_, e)))) => {
                     let message = format!("watch failed, retrying with back-off: {e}");
                     if scopes[scope].last_error.as_deref() != Some(message.as_str()) {
                         let s = &scopes[scope];

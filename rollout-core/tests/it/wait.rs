@@ -219,11 +219,13 @@ async fn statefulsets_are_judged_by_kubectls_rules() {
 
 /// One seeded fault schedule: healthy, crashing and never-ready rollouts with rollback, under
 /// dropped watches, expired resource versions, throttling, server errors and write conflicts.
-async fn soak_run(seed: u64) {
+/// Returns how many 5xx answers, 409 conflicts and watch requests the client saw under faults.
+async fn soak_run(seed: u64) -> (usize, usize, usize) {
     let mut cluster = TestCluster::start_with(&format!("soak_{seed}"), seed).await;
     cluster.expect_server_errors = true;
     let Some(sandbox) = cluster.sandbox_or_skip("the fault soak", "the sandbox's fault injection") else {
-        return cluster.finish().await;
+        cluster.finish().await;
+        return (0, 0, 0);
     };
     let (v1, v2) = (cluster.image(1), cluster.image(2));
     let crashing = cluster.bad_image("soak-crash", ImageBehaviour::crashing(1, 1.0, &["boom"]));
@@ -269,10 +271,17 @@ async fn soak_run(seed: u64) {
     let mut options = DeployOptions::new(timeout);
     options.rollback_on_failure = true;
     options.rollback_timeout = Duration::from_secs(12);
+    cluster.requests.clear();
     let started = Instant::now();
     let combined = deploy_all(&cluster.clusters(), &requests, &options, &no_progress).await.unwrap();
     let took = started.elapsed();
     sandbox.faults().clear();
+    let seen = cluster.requests.all();
+    let counts = (
+        seen.iter().filter(|s| s.status.is_some_and(|c| c >= 500)).count(),
+        seen.iter().filter(|s| s.status == Some(409)).count(),
+        seen.iter().filter(|s| s.is_watch()).count(),
+    );
 
     let summary: Vec<_> = combined
         .reports
@@ -308,12 +317,20 @@ async fn soak_run(seed: u64) {
         |d: &Deployment| d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.clone().unwrap();
     assert_eq!(after.iter().map(image_of).collect::<Vec<_>>(), [v2.clone(), v2.clone(), v1.clone(), v1.clone()]);
     cluster.finish().await;
+    counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollouts_stay_correct_under_seeded_fault_schedules() {
     bounded(Duration::from_secs(240), async {
-        join_all((1..=4).map(soak_run)).await;
+        let counts = join_all((1..=4).map(soak_run)).await;
+        if counts.iter().all(|c| *c == (0, 0, 0)) {
+            return; // skipped on a real cluster
+        }
+        let total = counts.iter().fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
+        // The faults really happened: server errors, conflicts, and watches restarted many times over.
+        assert!(total.0 > 0 && total.1 > 0, "{counts:?}");
+        assert!(total.2 > 4 * 6, "watches were restarted: {counts:?}");
     })
     .await;
 }
