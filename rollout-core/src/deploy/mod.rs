@@ -434,11 +434,12 @@ const MAX_WRITE_ATTEMPTS: u32 = 5;
 
 /// Writes the planned image change, guarded by the resourceVersion it was decided on. On a conflict
 /// the workload is read again: if it already has the images and our change-cause, the write went
-/// through (an answer lost and the request retried); otherwise the change is decided again on the
-/// fresh object and written again, at most [`MAX_WRITE_ATTEMPTS`] times.
+/// through (an answer lost and the request retried); if a targeted container's image changed
+/// meanwhile, [`Error::ConcurrentModification`]; otherwise (the status, replicas or other containers
+/// moved) the change is written again on the fresh object, at most [`MAX_WRITE_ATTEMPTS`] times.
 async fn write_images(client: &Client, target: &WorkloadRef, planned: &Planned, deadline: Instant) -> Result<Written> {
     let mut workload = planned.workload.clone();
-    let mut changes = planned.resolution.changes.clone();
+    let changes = planned.resolution.changes.clone();
     let cause = planned.change_cause.clone();
     for attempt in 1..=MAX_WRITE_ATTEMPTS {
         let Some(patch) = image_patch(&changes, &cause, workload.resource_version()) else {
@@ -456,18 +457,19 @@ async fn write_images(client: &Client, target: &WorkloadRef, planned: &Planned, 
                 if applied && fresh.annotation(CHANGE_CAUSE_ANNOTATION) == Some(cause.as_str()) {
                     return Ok(written(fresh, changes, cause));
                 }
-                let sets: Vec<SetImage> = changes
+                // Another writer changed the workload. Changes elsewhere (replicas, other containers, the
+                // status) do not concern us: write again on top of them. A change of a container we target
+                // would be overwritten without anyone knowing, so that one is refused.
+                let moved: Vec<String> = changes
                     .iter()
-                    .map(|c| Ok(SetImage::new(c.container.clone(), c.new.parse()?)))
-                    .collect::<Result<_>>()?;
-                // Keep the images as they were before our change for the report.
-                let previous: BTreeMap<String, String> =
-                    changes.iter().map(|c| (c.container.clone(), c.previous.clone())).collect();
-                changes = resolve_changes(target, fresh.pod_spec(), &sets, false)?.changes;
-                for c in &mut changes {
-                    if let Some(p) = previous.get(&c.container) {
-                        c.previous.clone_from(p);
-                    }
+                    .filter(|c| !images.iter().any(|i| i.container == c.container && i.image == c.previous))
+                    .map(|c| c.container.clone())
+                    .collect();
+                if !moved.is_empty() {
+                    return Err(Error::ConcurrentModification {
+                        workload: Box::new(target.clone()),
+                        operation: format!("setting images (container {} changed meanwhile)", moved.join(", ")),
+                    });
                 }
                 workload = fresh;
             }

@@ -330,3 +330,64 @@ async fn deployments_in_two_contexts_are_awaited_together() {
     a.finish().await;
     b.finish().await;
 }
+
+/// A registry lookup that, like another writer racing us, changes the Deployment between our read and
+/// our write.
+struct RacingWriter {
+    client: kube::Client,
+    namespace: String,
+    patch: serde_json::Value,
+}
+
+impl ImageLookup for RacingWriter {
+    fn image_exists<'a>(&'a self, _image: &'a ImageRef) -> BoxFuture<'a, rollout_core::Result<bool>> {
+        Box::pin(async move {
+            let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+                Api::namespaced(self.client.clone(), &self.namespace);
+            let params = kube::api::PatchParams::apply("other-writer").force();
+            let mut patch = self.patch.clone();
+            patch["apiVersion"] = "apps/v1".into();
+            patch["kind"] = "Deployment".into();
+            api.patch("web", &params, &kube::api::Patch::Apply(&patch)).await.expect("the racing write lands");
+            Ok(true)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_writer_is_never_silently_overwritten() {
+    let cluster = TestCluster::start("deploy_race").await;
+    bounded(BOUND, async {
+        let ecr = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/app";
+        if cluster.is_real() {
+            eprintln!("skipping the racing-writer scenario on a real cluster: it needs a pullable {ecr}:1.0.1");
+            return;
+        }
+        cluster.create_ready("web", &format!("{ecr}:1.0.0"), 1, 600).await;
+        let race = |patch: serde_json::Value| {
+            let mut options = DeployOptions::new(cluster.timeout(60));
+            options.image_lookup = Some(Arc::new(RacingWriter { client: cluster.client.clone(), namespace: cluster.namespace.clone(), patch }));
+            options
+        };
+
+        // Someone scales the Deployment meanwhile: our image write is made again on top of theirs.
+        let scale = race(serde_json::json!({"metadata": {"name": "web"}, "spec": {"replicas": 2}}));
+        let report = deploy(&cluster.client, &request(&cluster, "web", &format!("{ecr}:1.0.1")), &scale, &no_progress).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Succeeded);
+        let d = cluster.get("web").await;
+        assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "their change is kept");
+        assert_eq!(cluster.requests.all().iter().filter(|s| s.status == Some(409)).count(), 1, "our first write met the race");
+        assert_eq!(d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.as_deref(), Some(format!("{ecr}:1.0.1").as_str()));
+
+        // Someone sets another image on our container meanwhile: we refuse to overwrite it.
+        let theirs = "registry.example/shop/app:hotfix";
+        let image = race(serde_json::json!({"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": [{"name": "app", "image": theirs}]}}}}));
+        let err = deploy(&cluster.client, &request(&cluster, "web", &format!("{ecr}:1.0.2")), &image, &no_progress).await.unwrap_err();
+        assert!(matches!(err, Error::ConcurrentModification { .. }), "{err}");
+        assert!(err.to_string().contains("container app changed meanwhile"), "{err}");
+        let d = cluster.get("web").await;
+        assert_eq!(d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.as_deref(), Some(theirs));
+    })
+    .await;
+    cluster.finish().await;
+}
