@@ -5,6 +5,7 @@
 //! pulls, crash loops, events and logs, all on a scaled clock, with seeded fault injection. The real
 //! `kubectl` and kube-rs work against it unchanged.
 
+pub mod admission;
 pub mod clock;
 pub mod error;
 pub mod kinds;
