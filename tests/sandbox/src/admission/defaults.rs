@@ -354,11 +354,7 @@ fn namespace(root: &mut Obj) {
     let creating = root.get("status").and_then(|s| s.get("phase")).and_then(Value::as_str).is_none_or(str::is_empty);
     if creating && let Some(spec) = ensure(root, "spec") {
         match spec.entry("finalizers").or_insert(Value::Null) {
-            Value::Array(a) => {
-                if !a.iter().any(|f| f == "kubernetes") {
-                    a.push(json!("kubernetes"));
-                }
-            }
+            Value::Array(a) if !a.iter().any(|f| f == "kubernetes") => a.push(json!("kubernetes")),
             v @ Value::Null => *v = json!(["kubernetes"]),
             _ => {}
         }

@@ -320,10 +320,18 @@ fn local_descending_path(c: &mut Check, p: &str, path: &str) {
 /// `validateContainers`: returns the container names, which init container names must not reuse.
 fn containers(c: &mut Check, s: &Obj, volumes: &BTreeSet<String>, grace: Option<i64>, path: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let declared = c.arr(s, "containers", path).map_or(0, <[Value]>::len);
-    if declared == 0 {
-        c.required(path, "");
-        return names;
+    match c.arr(s, "containers", path) {
+        Some([]) => {
+            c.required(path, "");
+            return names;
+        }
+        // Present with another type: already reported as such.
+        None if Check::has(s, "containers") => return names,
+        None => {
+            c.required(path, "");
+            return names;
+        }
+        Some(_) => {}
     }
     let items = c.items(s, "containers", path);
     for (_, cp, ctr) in &items {

@@ -1003,3 +1003,530 @@ fn is_zero(v: &Value) -> bool {
         Value::Object(m) => m.is_empty(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::admission::apply_defaults;
+    use crate::admission::tests::seed;
+    use crate::error::ApiError;
+
+    const DNS_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    const DNS_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    const SEED_LABELS: &str = r#"map[string]string{"app":"ms-account-management"}"#;
+    const C0: &str = "spec.template.spec.containers[0]";
+
+    fn defaulted(kind: Kind, edit: impl FnOnce(&mut Value)) -> Value {
+        let mut obj = seed(kind);
+        edit(&mut obj);
+        apply_defaults(kind, &mut obj);
+        obj
+    }
+
+    /// The messages for a created `kind` after `edit`.
+    fn create_errors(kind: Kind, edit: impl FnOnce(&mut Value)) -> Vec<String> {
+        validate(kind, &defaulted(kind, edit), None).iter().map(FieldError::message).collect()
+    }
+
+    /// The messages for an update of the defaulted seed by `edit`.
+    fn update_errors(kind: Kind, edit: impl FnOnce(&mut Value)) -> Vec<String> {
+        let old = defaulted(kind, |_| {});
+        let mut new = old.clone();
+        edit(&mut new);
+        apply_defaults(kind, &mut new);
+        validate(kind, &new, Some(&old)).iter().map(FieldError::message).collect()
+    }
+
+    fn container(d: &mut Value) -> &mut Value {
+        &mut d["spec"]["template"]["spec"]["containers"][0]
+    }
+
+    type Edit = fn(&mut Value);
+
+    #[test]
+    fn deployment_rules_report_the_api_server_messages() {
+        let cases: Vec<(&str, Edit, Vec<String>)> = vec![
+            ("negative replicas", |d| d["spec"]["replicas"] = json!(-1), vec![
+                "spec.replicas: Invalid value: -1: must be greater than or equal to 0".into(),
+            ]),
+            ("no name", |d| d["metadata"].as_object_mut().unwrap().clear(), vec![
+                "metadata.name: Required value: name or generateName is required".into(),
+                "metadata.namespace: Required value".into(),
+            ]),
+            ("name not a DNS subdomain", |d| d["metadata"]["name"] = json!("Web_App"), vec![format!(
+                "metadata.name: Invalid value: \"Web_App\": {DNS_SUBDOMAIN_MSG}"
+            )]),
+            ("name too long", |d| d["metadata"]["name"] = json!("a".repeat(254)), vec![format!(
+                "metadata.name: Invalid value: \"{}\": must be no more than 253 characters",
+                "a".repeat(254)
+            )]),
+            ("bad label key", |d| d["metadata"]["labels"]["-bad"] = json!("x"), vec![
+                "metadata.labels: Invalid value: \"-bad\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into(),
+            ]),
+            ("bad label value", |d| d["metadata"]["labels"]["tier"] = json!("front end"), vec![
+                "metadata.labels: Invalid value: \"front end\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into(),
+            ]),
+            ("bad annotation key", |d| d["metadata"]["annotations"] = json!({"a/b/c": "x"}), vec![
+                "metadata.annotations: Invalid value: \"a/b/c\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')".into(),
+            ]),
+            ("no selector", |d| { d["spec"].as_object_mut().unwrap().remove("selector"); }, vec![
+                "spec.selector: Required value".into(),
+                format!("spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`"),
+            ]),
+            ("empty selector", |d| d["spec"]["selector"] = json!({}), vec![
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment".into(),
+            ]),
+            ("selector not matching the template", |d| d["spec"]["selector"]["matchLabels"]["app"] = json!("other"), vec![
+                format!("spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`"),
+            ]),
+            ("selector expression not matching", |d| d["spec"]["selector"]["matchExpressions"] = json!([{"key": "tier", "operator": "Exists"}]), vec![
+                format!("spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`"),
+            ]),
+            ("invalid selector operator", |d| d["spec"]["selector"]["matchExpressions"] = json!([{"key": "app", "operator": "Like", "values": ["x"]}]), vec![
+                "spec.selector.matchExpressions[0].operator: Invalid value: \"Like\": not a valid selector operator".into(),
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"ms-account-management\"}, MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:\"app\", Operator:\"Like\", Values:[]string{\"x\"}}}}: invalid label selector".into(),
+            ]),
+            ("In without values", |d| d["spec"]["selector"]["matchExpressions"] = json!([{"key": "app", "operator": "In"}]), vec![
+                "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'".into(),
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"ms-account-management\"}, MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{Key:\"app\", Operator:\"In\", Values:[]string(nil)}}}: invalid label selector".into(),
+            ]),
+            ("maxSurge and maxUnavailable both zero", |d| d["spec"]["strategy"] = json!({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}), vec![
+                "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:\"\"}: may not be 0 when `maxSurge` is 0".into(),
+            ]),
+            ("zero percentages", |d| d["spec"]["strategy"] = json!({"rollingUpdate": {"maxSurge": "0%", "maxUnavailable": "0%"}}), vec![
+                "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"0%\"}: may not be 0 when `maxSurge` is 0".into(),
+            ]),
+            ("maxUnavailable above 100%", |d| d["spec"]["strategy"] = json!({"rollingUpdate": {"maxUnavailable": "150%"}}), vec![
+                "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"150%\"}: must not be greater than 100%".into(),
+            ]),
+            ("percentage without %", |d| d["spec"]["strategy"] = json!({"rollingUpdate": {"maxSurge": "1"}}), vec![
+                "spec.strategy.rollingUpdate.maxSurge: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"1\"}: a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')".into(),
+            ]),
+            ("negative maxSurge", |d| d["spec"]["strategy"] = json!({"rollingUpdate": {"maxSurge": -1}}), vec![
+                "spec.strategy.rollingUpdate.maxSurge: Invalid value: -1: must be greater than or equal to 0".into(),
+            ]),
+            ("rollingUpdate with Recreate", |d| d["spec"]["strategy"] = json!({"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}), vec![
+                "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'".into(),
+            ]),
+            ("unknown strategy type", |d| d["spec"]["strategy"] = json!({"type": "BlueGreen"}), vec![
+                "spec.strategy: Unsupported value: apps.DeploymentStrategy{Type:\"BlueGreen\", RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}: supported values: \"Recreate\", \"RollingUpdate\"".into(),
+            ]),
+            ("progress deadline not above minReadySeconds", |d| { d["spec"]["minReadySeconds"] = json!(10); d["spec"]["progressDeadlineSeconds"] = json!(10); }, vec![
+                "spec.progressDeadlineSeconds: Invalid value: 10: must be greater than minReadySeconds".into(),
+            ]),
+            ("negative minReadySeconds", |d| d["spec"]["minReadySeconds"] = json!(-1), vec![
+                "spec.minReadySeconds: Invalid value: -1: must be greater than or equal to 0".into(),
+            ]),
+            ("negative revisionHistoryLimit", |d| d["spec"]["revisionHistoryLimit"] = json!(-1), vec![
+                "spec.revisionHistoryLimit: Invalid value: -1: must be greater than or equal to 0".into(),
+            ]),
+            ("restartPolicy Never", |d| d["spec"]["template"]["spec"]["restartPolicy"] = json!("Never"), vec![
+                "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\"".into(),
+            ]),
+            ("unknown restartPolicy", |d| d["spec"]["template"]["spec"]["restartPolicy"] = json!("Sometimes"), vec![
+                "spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"".into(),
+                "spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\"".into(),
+            ]),
+            ("active deadline in a template", |d| d["spec"]["template"]["spec"]["activeDeadlineSeconds"] = json!(30), vec![
+                "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicaSet is not Supported".into(),
+            ]),
+            ("no containers", |d| d["spec"]["template"]["spec"]["containers"] = json!([]), vec![
+                "spec.template.spec.containers: Required value".into(),
+            ]),
+            ("container without name", |d| { container(d).as_object_mut().unwrap().remove("name"); }, vec![
+                format!("{C0}.name: Required value"),
+            ]),
+            ("container name not a DNS label", |d| container(d)["name"] = json!("app.v1"), vec![
+                format!("{C0}.name: Invalid value: \"app.v1\": must not contain dots"),
+            ]),
+            ("container name with capitals", |d| container(d)["name"] = json!("App"), vec![
+                format!("{C0}.name: Invalid value: \"App\": {DNS_LABEL_MSG}"),
+            ]),
+            ("duplicate container names", |d| {
+                let c = container(d).clone();
+                d["spec"]["template"]["spec"]["containers"].as_array_mut().unwrap().push(c);
+            }, vec![
+                "spec.template.spec.containers[1].name: Duplicate value: \"ms-account-management\"".into(),
+            ]),
+            ("container without image", |d| { container(d).as_object_mut().unwrap().remove("image"); }, vec![
+                format!("{C0}.image: Required value"),
+            ]),
+            ("container port out of range", |d| container(d)["ports"][0]["containerPort"] = json!(70000), vec![
+                format!("{C0}.ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"),
+            ]),
+            ("container port missing", |d| container(d)["ports"] = json!([{"name": "https"}]), vec![
+                format!("{C0}.ports[0].containerPort: Required value"),
+            ]),
+            ("bad port name", |d| container(d)["ports"][0]["name"] = json!("8443"), vec![
+                format!("{C0}.ports[0].name: Invalid value: \"8443\": must contain at least one letter (a-z)"),
+            ]),
+            ("unknown protocol", |d| container(d)["ports"][0]["protocol"] = json!("HTTP"), vec![
+                format!("{C0}.ports[0].protocol: Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\""),
+            ]),
+            ("probe with two handlers", |d| container(d)["readinessProbe"]["httpGet"] = json!({"port": 8443}), vec![
+                format!("{C0}.readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type"),
+            ]),
+            ("probe without handler", |d| container(d)["readinessProbe"] = json!({"periodSeconds": 10}), vec![
+                format!("{C0}.readinessProbe: Required value: must specify a handler type"),
+            ]),
+            ("negative probe period", |d| container(d)["livenessProbe"]["periodSeconds"] = json!(-1), vec![
+                format!("{C0}.livenessProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0"),
+            ]),
+            ("liveness success threshold", |d| container(d)["livenessProbe"]["successThreshold"] = json!(2), vec![
+                format!("{C0}.livenessProbe.successThreshold: Invalid value: 2: must be 1"),
+            ]),
+            ("probe port zero", |d| container(d)["readinessProbe"]["tcpSocket"]["port"] = json!(0), vec![
+                format!("{C0}.readinessProbe.tcpSocket.port: Invalid value: 0: must be between 1 and 65535, inclusive"),
+            ]),
+            ("probe port name", |d| container(d)["readinessProbe"]["tcpSocket"]["port"] = json!("HTTPS"), vec![
+                format!("{C0}.readinessProbe.tcpSocket.port: Invalid value: \"HTTPS\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"),
+                format!("{C0}.readinessProbe.tcpSocket.port: Invalid value: \"HTTPS\": must contain at least one letter (a-z)"),
+            ]),
+            ("readiness grace period", |d| container(d)["readinessProbe"]["terminationGracePeriodSeconds"] = json!(5), vec![
+                format!("{C0}.readinessProbe.terminationGracePeriodSeconds: Invalid value: 5: must not be set for readinessProbes"),
+            ]),
+            ("exec probe without command", |d| container(d)["livenessProbe"] = json!({"exec": {}}), vec![
+                format!("{C0}.livenessProbe.exec.command: Required value"),
+            ]),
+            ("http probe scheme", |d| container(d)["livenessProbe"] = json!({"httpGet": {"port": 80, "scheme": "FTP"}}), vec![
+                format!("{C0}.livenessProbe.httpGet.scheme: Unsupported value: \"FTP\": supported values: \"HTTP\", \"HTTPS\""),
+            ]),
+            ("unknown pull policy", |d| container(d)["imagePullPolicy"] = json!("Sometimes"), vec![
+                format!("{C0}.imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\""),
+            ]),
+            ("mount of an unknown volume", |d| container(d)["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]), vec![
+                format!("{C0}.volumeMounts[0].name: Invalid value: \"data\": not found"),
+            ]),
+            ("env var from nothing", |d| container(d)["env"] = json!([{"name": "A", "valueFrom": {}}]), vec![
+                format!("{C0}.env[0].valueFrom: Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"),
+            ]),
+            ("env var name with =", |d| container(d)["env"] = json!([{"name": "A=B", "value": "x"}]), vec![
+                format!("{C0}.env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='"),
+            ]),
+            ("unsupported downward API field", |d| container(d)["env"] = json!([{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "status.phase"}}}]), vec![
+                format!("{C0}.env[0].valueFrom.fieldRef.fieldPath: Unsupported value: \"status.phase\": supported values: \"metadata.name\", \"metadata.namespace\", \"metadata.uid\", \"spec.nodeName\", \"spec.serviceAccountName\", \"status.hostIP\", \"status.hostIPs\", \"status.podIP\", \"status.podIPs\""),
+            ]),
+            ("volume without name", |d| d["spec"]["template"]["spec"]["volumes"] = json!([{"emptyDir": {}}]), vec![
+                "spec.template.spec.volumes[0].name: Required value".into(),
+            ]),
+            ("volume with two sources", |d| d["spec"]["template"]["spec"]["volumes"] = json!([{"name": "v", "emptyDir": {}, "configMap": {"name": "c"}}]), vec![
+                "spec.template.spec.volumes[0].configMap: Forbidden: may not specify more than 1 volume type".into(),
+            ]),
+            ("invalid template label", |d| {
+                d["spec"]["template"]["metadata"]["labels"]["bad key"] = json!("x");
+            }, vec![
+                "spec.template.labels: Invalid value: \"bad key\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into(),
+            ]),
+            ("replicas of the wrong type", |d| d["spec"]["replicas"] = json!("3"), vec![
+                "spec.replicas: Invalid value: \"3\": must be of type int32".into(),
+            ]),
+            ("containers of the wrong type", |d| d["spec"]["template"]["spec"]["containers"] = json!({"name": "x"}), vec![
+                "spec.template.spec.containers: Invalid value: {\"name\":\"x\"}: must be of type array".into(),
+            ]),
+        ];
+        for (name, edit, want) in cases {
+            assert_eq!(create_errors(Kind::Deployment, edit), want, "case: {name}");
+        }
+    }
+
+    #[test]
+    fn deployment_update_rules_report_the_api_server_messages() {
+        let cases: Vec<(&str, Edit, Vec<String>)> = vec![
+            ("new image", |d| container(d)["image"] = json!("nginx:1.27"), vec![]),
+            ("scaled", |d| d["spec"]["replicas"] = json!(10), vec![]),
+            ("selector changed", |d| {
+                d["spec"]["selector"]["matchLabels"]["app"] = json!("web");
+                d["spec"]["template"]["metadata"]["labels"]["app"] = json!("web");
+            }, vec![
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable".into(),
+            ]),
+            ("selector given an empty expression list", |d| d["spec"]["selector"]["matchExpressions"] = json!([]), vec![]),
+            ("renamed", |d| d["metadata"]["name"] = json!("web"), vec![
+                "metadata.name: Invalid value: \"web\": field is immutable".into(),
+            ]),
+            ("status with more available than ready", |d| d["status"] = json!({"replicas": 3, "readyReplicas": 1, "availableReplicas": 2}), vec![
+                "status.availableReplicas: Invalid value: 2: cannot be greater than readyReplicas".into(),
+            ]),
+            ("status above replicas", |d| d["status"] = json!({"replicas": 1, "updatedReplicas": 2}), vec![
+                "status.updatedReplicas: Invalid value: 2: cannot be greater than status.replicas".into(),
+            ]),
+            ("complete status", |d| d["status"] = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}), vec![]),
+        ];
+        for (name, edit, want) in cases {
+            assert_eq!(update_errors(Kind::Deployment, edit), want, "case: {name}");
+        }
+    }
+
+    #[test]
+    fn a_decremented_collision_count_is_refused() {
+        let mut old = defaulted(Kind::Deployment, |_| {});
+        old["status"] = json!({"collisionCount": 2});
+        let mut new = old.clone();
+        new["status"]["collisionCount"] = json!(1);
+        let msgs: Vec<String> = validate(Kind::Deployment, &new, Some(&old)).iter().map(FieldError::message).collect();
+        assert_eq!(msgs, vec!["status.collisionCount: Invalid value: 1: cannot be decremented"]);
+    }
+
+    #[test]
+    fn the_whole_answer_reads_like_kubectl_shows_it() {
+        let obj = defaulted(Kind::Deployment, |d| {
+            d["spec"]["replicas"] = json!(-1);
+            d["spec"].as_object_mut().unwrap().remove("selector");
+        });
+        let errs = validate(Kind::Deployment, &obj, None);
+        let answer = ApiError::invalid(Kind::Deployment.info(), "ms-account-management", &errs);
+        assert_eq!(answer.code, 422);
+        assert_eq!(
+            answer.message,
+            format!(
+                "Deployment.apps \"ms-account-management\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.selector: Required value, spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`]"
+            )
+        );
+        assert_eq!(answer.to_status()["details"]["causes"][1]["reason"], "FieldValueRequired");
+    }
+
+    #[test]
+    fn replica_sets_check_selector_template_and_replicas() {
+        assert_eq!(
+            create_errors(Kind::ReplicaSet, |d| {
+                d["spec"]["replicas"] = json!(-2);
+                d["spec"]["selector"]["matchLabels"]["pod-template-hash"] = json!("6d4f8b7c9");
+            }),
+            vec![
+                "spec.replicas: Invalid value: -2: must be greater than or equal to 0".to_string(),
+                format!(
+                    "spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`"
+                ),
+            ]
+        );
+        assert_eq!(
+            create_errors(Kind::ReplicaSet, |d| d["spec"]["selector"] = json!({"matchLabels": {}})),
+            vec![
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"
+            ]
+        );
+        assert_eq!(
+            create_errors(Kind::ReplicaSet, |d| d["metadata"]["ownerReferences"][0]["uid"] = json!("")),
+            vec!["metadata.ownerReferences.uid: Invalid value: \"\": uid must not be empty"]
+        );
+        assert_eq!(
+            update_errors(Kind::ReplicaSet, |d| d["status"] =
+                json!({"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 4})),
+            vec!["status.readyReplicas: Invalid value: 4: cannot be greater than status.replicas"]
+        );
+        assert_eq!(
+            update_errors(Kind::ReplicaSet, |d| d["spec"]["selector"]["matchLabels"]["x"] = json!("y")),
+            vec![
+                format!("spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`"),
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"ms-account-management\", \"x\":\"y\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn pods_check_containers_names_and_images() {
+        assert_eq!(
+            create_errors(Kind::Pod, |p| p["spec"]["containers"] = json!([])),
+            vec!["spec.containers: Required value"]
+        );
+        assert_eq!(
+            create_errors(Kind::Pod, |p| p["spec"]["containers"][0]["image"] = json!(" nginx")),
+            vec!["spec.containers[0].image: Invalid value: \" nginx\": must not have leading or trailing whitespace"]
+        );
+        assert_eq!(
+            create_errors(Kind::Pod, |p| p["spec"]["containers"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("image")
+                .map(drop)
+                .unwrap_or(())),
+            vec!["spec.containers[0].image: Required value"]
+        );
+        assert_eq!(
+            create_errors(Kind::Pod, |p| p["spec"]["initContainers"] =
+                json!([{"name": "ms-account-management", "image": "busybox"}])),
+            vec!["spec.initContainers[0].name: Duplicate value: \"ms-account-management\""]
+        );
+        assert_eq!(
+            create_errors(Kind::Pod, |p| p["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox",
+                "readinessProbe": {"exec": {"command": ["true"]}}}])),
+            vec![
+                "spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers without restartPolicy=Always"
+            ]
+        );
+        assert_eq!(
+            create_errors(Kind::Pod, |p| p["metadata"]["name"] = json!("Pod1")),
+            vec![format!("metadata.name: Invalid value: \"Pod1\": {DNS_SUBDOMAIN_MSG}")]
+        );
+    }
+
+    #[test]
+    fn pod_updates_may_change_only_images_deadlines_and_tolerations() {
+        assert_eq!(
+            update_errors(Kind::Pod, |p| p["spec"]["containers"][0]["image"] = json!("nginx:2")),
+            Vec::<String>::new()
+        );
+        assert_eq!(update_errors(Kind::Pod, |p| p["status"] = json!({"phase": "Running"})), Vec::<String>::new());
+        let errs = update_errors(Kind::Pod, |p| p["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(9443));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].starts_with(
+                "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+            ),
+            "{errs:?}"
+        );
+        assert!(errs[0].ends_with("\nchanged: spec.containers"), "{errs:?}");
+        assert_eq!(
+            update_errors(Kind::Pod, |p| p["spec"]["containers"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "b", "image": "b"}))),
+            vec!["spec.containers: Forbidden: pod updates may not add or remove containers"]
+        );
+        assert_eq!(
+            update_errors(Kind::Pod, |p| p["spec"]["tolerations"][0]["operator"] = json!("Equal")),
+            vec!["spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"]
+        );
+        assert_eq!(
+            update_errors(Kind::Pod, |p| p["spec"]["tolerations"][0]["tolerationSeconds"] = json!(60)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn namespaces_need_a_dns_label_name() {
+        assert_eq!(
+            create_errors(Kind::Namespace, |n| n["metadata"]["name"] = json!("team.a")),
+            vec!["metadata.name: Invalid value: \"team.a\": must not contain dots"]
+        );
+        assert_eq!(
+            create_errors(Kind::Namespace, |n| n["metadata"]["namespace"] = json!("default")),
+            vec!["metadata.namespace: Forbidden: not allowed on this type"]
+        );
+        assert_eq!(
+            create_errors(Kind::Namespace, |n| n["spec"] = json!({"finalizers": ["custom"]})),
+            vec![
+                "spec.finalizers: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"
+            ]
+        );
+        assert_eq!(
+            update_errors(Kind::Namespace, |n| n["status"]["phase"] = json!("Terminating")),
+            vec!["status.Phase: Invalid value: \"Terminating\": may only be 'Active' if `deletionTimestamp` is empty"]
+        );
+    }
+
+    #[test]
+    fn events_need_a_name_in_the_involved_objects_namespace() {
+        assert_eq!(
+            create_errors(Kind::Event, |e| {
+                e["metadata"].as_object_mut().unwrap().remove("name");
+            }),
+            vec!["metadata.name: Required value: name or generateName is required"]
+        );
+        assert_eq!(
+            create_errors(Kind::Event, |e| e["involvedObject"]["namespace"] = json!("other")),
+            vec!["involvedObject.namespace: Invalid value: \"other\": does not match event.namespace"]
+        );
+    }
+
+    #[test]
+    fn stored_workload_kinds_check_their_main_rules() {
+        assert_eq!(
+            create_errors(Kind::StatefulSet, |s| s["metadata"]["name"] = json!("db.primary")),
+            vec!["metadata.name: Invalid value: \"db.primary\": must not contain dots"]
+        );
+        assert_eq!(
+            create_errors(Kind::StatefulSet, |s| s["spec"]["podManagementPolicy"] = json!("Random")),
+            vec!["spec.podManagementPolicy: Invalid value: \"Random\": must be 'OrderedReady' or 'Parallel'"]
+        );
+        assert_eq!(
+            update_errors(Kind::StatefulSet, |s| s["spec"]["serviceName"] = json!("other")),
+            vec![
+                "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+            ]
+        );
+        assert_eq!(
+            create_errors(Kind::DaemonSet, |s| s["spec"]["updateStrategy"] =
+                json!({"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}})),
+            vec!["spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"]
+        );
+        assert_eq!(
+            create_errors(Kind::DaemonSet, |s| s["spec"]["template"]["spec"]["containers"] = json!([])),
+            vec!["spec.template.spec.containers: Required value"]
+        );
+        assert_eq!(
+            create_errors(Kind::Job, |j| j["spec"]["template"]["spec"]["restartPolicy"] = json!("Always")),
+            vec![
+                "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
+            ]
+        );
+        assert_eq!(
+            create_errors(Kind::Job, |j| j["spec"]["backoffLimit"] = json!(-1)),
+            vec!["spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0"]
+        );
+        assert_eq!(
+            create_errors(Kind::CronJob, |j| j["spec"]["schedule"] = json!("every minute")),
+            vec!["spec.schedule: Invalid value: \"every minute\": expected exactly 5 fields, found 2: [every minute]"]
+        );
+        assert_eq!(
+            create_errors(Kind::CronJob, |j| {
+                j["spec"].as_object_mut().unwrap().remove("schedule");
+            }),
+            vec!["spec.schedule: Required value"]
+        );
+    }
+
+    #[test]
+    fn metadata_rules_apply_to_every_kind() {
+        for info in crate::kinds::KINDS {
+            let errs =
+                create_errors(info.kind, |o| o["metadata"]["finalizers"] = json!(["orphan", "foregroundDeletion"]));
+            assert_eq!(
+                errs,
+                vec![
+                    "metadata.finalizers: Invalid value: []string{\"orphan\", \"foregroundDeletion\"}: finalizer orphan and foregroundDeletion cannot be both set"
+                ],
+                "{:?}",
+                info.kind
+            );
+            let mut old = defaulted(info.kind, |o| o["metadata"]["uid"] = json!("uid-1"));
+            old["metadata"]["uid"] = json!("uid-1");
+            let mut changed = old.clone();
+            changed["metadata"]["uid"] = json!("uid-2");
+            let msgs: Vec<String> = validate(info.kind, &changed, Some(&old)).iter().map(FieldError::message).collect();
+            assert_eq!(msgs, vec!["metadata.uid: Invalid value: \"uid-2\": field is immutable"], "{:?}", info.kind);
+            let mut omitted = old.clone();
+            omitted["metadata"].as_object_mut().unwrap().remove("uid");
+            assert!(validate(info.kind, &omitted, Some(&old)).is_empty(), "a missing uid is the stored one");
+        }
+    }
+
+    #[test]
+    fn finalizers_cannot_be_added_while_deleting() {
+        let mut old = defaulted(Kind::Deployment, |_| {});
+        old["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+        let mut new = old.clone();
+        new["metadata"]["finalizers"] = json!(["example.com/hold"]);
+        let msgs: Vec<String> = validate(Kind::Deployment, &new, Some(&old)).iter().map(FieldError::message).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/hold\"}"
+            ]
+        );
+    }
+
+    #[test]
+    fn zero_values_compare_equal_to_missing_fields() {
+        assert_eq!(normalized(&json!({"a": [], "b": {}, "c": null, "d": false, "e": 0, "f": ""})), json!({}));
+        assert_eq!(normalized(&json!({"a": {"b": [1, {"c": null}]}})), json!({"a": {"b": [1, {}]}}));
+    }
+
+    #[test]
+    fn a_non_object_is_one_type_error() {
+        let msgs: Vec<String> = validate(Kind::Pod, &json!([1]), None).iter().map(FieldError::message).collect();
+        assert_eq!(msgs, vec![": Invalid value: [1]: must be of type object"]);
+    }
+}
