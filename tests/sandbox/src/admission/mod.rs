@@ -13,6 +13,18 @@
 //! generating a Job's selector, or turning the errors into a `Status` answer
 //! ([`crate::error::ApiError::invalid`] does that).
 //!
+//! Like the real server, the caller prepares the object before validating it: the name generated
+//! from `generateName`, `metadata.namespace` set from the request URL (and cleared for cluster-scoped
+//! kinds such as Namespace), a missing `uid` on update taken from the stored object. Validation
+//! reports what `ValidateObjectMeta` would report otherwise (`metadata.namespace: Required value`).
+//!
+//! Known differences from the real server, kept small on purpose: a field of the wrong JSON type is
+//! a `must be of type …` field error here where the real server fails to decode the body (400);
+//! "Not found" errors (a volume mount naming no volume) are reported as invalid values because the
+//! sandbox's error type has no such kind; values the server prints as large Go structures (a pod
+//! template, a toleration, owner references) are shown in a shorter form, and the pod update error
+//! names the changed spec fields where the server prints a structure diff.
+//!
 //! The server calls, on create and on update alike:
 //!
 //! ```

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 
 use super::reader::{Check, IntOrStr, Obj, child, index};
-use super::render;
+use super::render::{self, NIL};
 use super::syntax;
 use super::validation::{annotations, labels, normalized};
 
@@ -985,7 +985,7 @@ pub(super) fn pod_update(c: &mut Check, new: &Obj, old: &Obj) {
             c.invalid(ads, n.to_string(), "must be less than or equal to previous value");
             return;
         }
-        (None, Some(_)) => c.invalid(ads, "null".to_string(), "must not update from a positive integer to nil value"),
+        (None, Some(_)) => c.invalid(ads, NIL.to_string(), "must not update from a positive integer to nil value"),
         _ => {}
     }
     let new_tols = new_spec.get("tolerations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);

@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use super::reader::{IntOrStr, Selector};
 
+/// How a nil pointer is shown: the server replaces it with the string "null", then quotes it.
+pub(super) const NIL: &str = "\"null\"";
+
 /// A string quoted as Go's `strconv.Quote` does: printable characters kept, the usual backslash
 /// escapes, `\x`, `\u` or `\U` for the rest.
 pub(super) fn quote(s: &str) -> String {

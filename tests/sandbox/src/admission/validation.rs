@@ -493,7 +493,7 @@ fn selector_immutable(c: &mut Check, root: &Obj, old: &Obj) {
         let spec = root.get("spec").and_then(Value::as_object).unwrap_or(&empty);
         let rendered = match Check::default().selector(spec, "selector", "spec.selector") {
             Some(sel) => render::label_selector(&sel),
-            None => "null".to_string(),
+            None => render::NIL.to_string(),
         };
         c.invalid("spec.selector", rendered, IMMUTABLE);
     }
@@ -878,7 +878,7 @@ fn job_update(c: &mut Check, root: &Obj, old: &Obj) {
     let get = |o: &Obj, f: &str| normalized(o.get("spec").and_then(|s| s.get(f)).unwrap_or(&Value::Null));
     for f in ["completions", "selector", "template"] {
         if get(root, f) != get(old, f) {
-            let v = root.get("spec").and_then(|s| s.get(f)).map(render::json).unwrap_or_else(|| "null".into());
+            let v = root.get("spec").and_then(|s| s.get(f)).map(render::json).unwrap_or_else(|| render::NIL.into());
             c.invalid(&child("spec", f), v, IMMUTABLE);
         }
     }
@@ -1241,6 +1241,11 @@ mod tests {
                 d["spec"]["template"]["metadata"]["labels"]["app"] = json!("web");
             }, vec![
                 "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable".into(),
+            ]),
+            ("selector removed", |d| { d["spec"].as_object_mut().unwrap().remove("selector"); }, vec![
+                "spec.selector: Required value".into(),
+                format!("spec.template.metadata.labels: Invalid value: {SEED_LABELS}: `selector` does not match template `labels`"),
+                "spec.selector: Invalid value: \"null\": field is immutable".into(),
             ]),
             ("selector given an empty expression list", |d| d["spec"]["selector"]["matchExpressions"] = json!([]), vec![]),
             ("renamed", |d| d["metadata"]["name"] = json!("web"), vec![
