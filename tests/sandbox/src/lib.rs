@@ -242,6 +242,12 @@ impl Sandbox {
         self.shared.store.clock()
     }
 
+    /// Writes of the simulated controllers and kubelet that the API server rejected: empty unless
+    /// the sandbox itself has a bug. Tests assert it stays empty.
+    pub fn internal_errors(&self) -> Vec<String> {
+        self.shared.store.internal_errors()
+    }
+
     /// Stops the server, the controllers and the pod simulator, and waits for them.
     pub async fn shutdown(mut self) {
         self.shared.shutdown.cancel();

@@ -269,6 +269,18 @@ async fn dispatch(
             Ok(json_response(StatusCode::OK, &scale_of(&obj)))
         }
         ("get", Some("log")) => pod_log(shared, &ns, t.name.as_deref().unwrap_or(""), &q),
+        ("create", Some("binding")) => {
+            let (ct, body) = read_body(req).await?;
+            let binding = decode_object(ct.as_deref(), &body)?;
+            let node = json::get_str(&binding, &["target", "name"]).filter(|n| !n.is_empty()).ok_or_else(|| {
+                ApiError::unprocessable("Binding.meta.k8s.io \"\" is invalid: target.name: Required value")
+            })?;
+            store.bind(&ns, t.name.as_deref().unwrap_or(""), node)?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
+        }
         ("create", None) => {
             if t.name.is_some() {
                 return Err(ApiError::method_not_allowed("POST", info.plural));
