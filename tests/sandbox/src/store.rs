@@ -339,6 +339,7 @@ impl Store {
         obj_map.insert("apiVersion".into(), Value::String(info.api_version()));
         obj_map.insert("kind".into(), Value::String(info.name.into()));
         reset_status_on_create(kind, &mut obj);
+        json::strip_nulls(&mut obj);
         admission::apply_defaults(kind, &mut obj);
         let errors = admission::validate(kind, &obj, None);
         if !errors.is_empty() {
@@ -404,6 +405,7 @@ impl Store {
             ));
         }
         prepare_update(kind, &mut new, &old, sub);
+        json::strip_nulls(&mut new);
         admission::apply_defaults(kind, &mut new);
         let errors = admission::validate(kind, &new, Some(&old));
         if !errors.is_empty() {
