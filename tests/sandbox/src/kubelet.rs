@@ -278,9 +278,9 @@ struct Kubelet {
     next_ip: u32,
 }
 
-/// Runs the scheduler and kubelet until shutdown.
-pub async fn run(shared: Arc<Shared>) {
-    let mut feed = shared.store.observe();
+/// Runs the scheduler and kubelet until shutdown, driven by `feed` (the store's change feed,
+/// subscribed before any pod it must run is created).
+pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedReceiver<Arc<crate::store::WatchEvent>>) {
     let mut pauses = shared.faults.pauses();
     let mut k = Kubelet {
         recorder: Recorder::new(shared.store.clone()),

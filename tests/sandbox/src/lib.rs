@@ -143,10 +143,14 @@ impl SandboxBuilder {
             shutdown: CancellationToken::new(),
             seed: self.seed,
         });
+        // The controllers and the kubelet subscribe to the change feed before this returns, so no
+        // change a caller makes after `start` can slip past them.
+        let controller_feed = shared.store.observe();
+        let kubelet_feed = shared.store.observe();
         let tasks = vec![
             tokio::spawn(serve(listener, shared.clone())),
-            tokio::spawn(controller::run(shared.clone())),
-            tokio::spawn(kubelet::run(shared.clone())),
+            tokio::spawn(controller::run(shared.clone(), controller_feed)),
+            tokio::spawn(kubelet::run(shared.clone(), kubelet_feed)),
         ];
         Ok(Sandbox { shared, tasks })
     }

@@ -1,1 +1,4 @@
+//! Integration tests of the sandbox: one test binary for the crate.
 
+mod controller;
+mod invariants;
