@@ -417,6 +417,11 @@ impl Rs {
 
 /// `EqualIgnoreHash`: two pod templates are the same if they differ only in the
 /// `pod-template-hash` label.
+///
+/// Kubernetes compares typed templates with `apiequality.Semantic.DeepEqual`, so what a typed round
+/// trip adds or drops does not count: `null` equals a missing field (`metadata.creationTimestamp:
+/// null`) and an empty object, list or map equals a missing one (`resources: {}`). kubectl's
+/// `rollout undo` sends the old template in exactly that typed form.
 pub fn equal_ignore_hash(a: &Value, b: &Value) -> bool {
     strip_hash(a) == strip_hash(b)
 }
@@ -425,11 +430,27 @@ fn strip_hash(t: &Value) -> Value {
     let mut t = t.clone();
     if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
         labels.remove(POD_TEMPLATE_HASH);
-        if labels.is_empty() {
-            json::remove(&mut t, &["metadata", "labels"]);
-        }
     }
+    prune_empty(&mut t);
     t
+}
+
+/// Removes `null` members and members that are (or became) empty objects or arrays, recursively.
+/// Array elements are pruned inside but kept, since their position matters.
+fn prune_empty(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.values_mut().for_each(prune_empty);
+            m.retain(|_, x| match x {
+                Value::Null => false,
+                Value::Object(o) => !o.is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                _ => true,
+            });
+        }
+        Value::Array(a) => a.iter_mut().for_each(prune_empty),
+        _ => {}
+    }
 }
 
 /// `ComputeHash`: FNV-32a over a canonical dump of the pod template (plus the collision count),
@@ -537,6 +558,21 @@ mod tests {
         assert!(equal_ignore_hash(&a, &b));
         let c = json!({"metadata": {"labels": {"app": "db"}}, "spec": {}});
         assert!(!equal_ignore_hash(&a, &c));
+    }
+
+    #[test]
+    fn templates_equal_after_a_typed_round_trip_adds_nulls_and_empty_fields() {
+        let stored = json!({"metadata": {"labels": {"app": "web", "pod-template-hash": "abc"}},
+            "spec": {"containers": [{"name": "web", "image": "a:1"}]}});
+        let from_kubectl_undo = json!({"metadata": {"creationTimestamp": null, "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "a:1", "resources": {}, "args": []}]}});
+        assert!(equal_ignore_hash(&stored, &from_kubectl_undo));
+        let other_image = json!({"metadata": {"creationTimestamp": null, "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "a:2", "resources": {}}]}});
+        assert!(!equal_ignore_hash(&stored, &other_image));
+        let extra_container = json!({"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "a:1"}, {}]}});
+        assert!(!equal_ignore_hash(&stored, &extra_container), "list elements keep their positions");
     }
 
     #[test]
