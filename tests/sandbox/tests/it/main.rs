@@ -1,1 +1,2 @@
-
+mod kubectl;
+mod kubectl_support;
