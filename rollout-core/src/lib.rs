@@ -4,6 +4,7 @@
 //! `rollout` only translate arguments and render the reports defined here.
 
 pub mod diagnosis;
+pub mod duration;
 pub mod error;
 pub mod image;
 pub mod lifecycle;

@@ -611,8 +611,8 @@ impl Kubelet {
                     c.ready_fail_streak = 0;
                     c.live_fail_streak = 0;
                     c.startup_passed = c.startup.is_none();
-                    events.push((EventType::Normal, "Created", format!("Created container {}", c.name)));
-                    events.push((EventType::Normal, "Started", format!("Started container {}", c.name)));
+                    events.push((EventType::Normal, "Created", format!("Created container: {}", c.name)));
+                    events.push((EventType::Normal, "Started", format!("Started container: {}", c.name)));
                     self.shared.logs.start_instance(uid, &c.name);
                     self.shared.logs.append(uid, &c.name, at, &b.log_lines);
                     if c.init {

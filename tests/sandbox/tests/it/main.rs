@@ -2,3 +2,5 @@
 
 mod controller;
 mod invariants;
+mod kubectl;
+mod kubectl_support;
