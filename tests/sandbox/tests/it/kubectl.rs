@@ -433,9 +433,9 @@ async fn describe_pod_shows_the_pods_events() {
         ("Scheduled", format!("Successfully assigned default/{name} to sandbox-node")),
         ("Pulling", "Pulling image \"repo/web:1\"".to_string()),
         ("Pulled", "Successfully pulled image \"repo/web:1\"".to_string()),
-        // kubelets since 1.32 say "Created container: web", older ones "Created container web".
-        ("Created", "Created container".to_string()),
-        ("Started", "Started container web".to_string()),
+        // The wording of kubelets since 1.32 (older ones say "Created container web").
+        ("Created", "Created container: web".to_string()),
+        ("Started", "Started container: web".to_string()),
     ] {
         assert!(
             events.lines().any(|l| l.contains(&format!(" {reason} ")) && l.contains(&message)),
