@@ -2,3 +2,4 @@
 
 mod api;
 mod api_support;
+mod watcher;
