@@ -4,45 +4,132 @@
 //! `rollout sandbox`, in rollout-sandbox).
 
 mod cmd;
+mod exit;
+mod output;
 
+use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::exit::Exit;
+use crate::output::{Format, Out};
+
 /// Zero-downtime Kubernetes rollouts of container images stored in AWS ECR.
 #[derive(Debug, Parser)]
-#[command(name = "rollout", version, about, long_about = None)]
-struct Cli {
+#[command(name = "rollout", version, about, long_about = None, after_help = exit::HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Flags every subcommand accepts, named after kubectl's and the aws CLI's.
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config].
+    #[arg(long, global = true, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (repeat to roll out to several clusters at once).
+    #[arg(long, global = true)]
+    context: Vec<String>,
+    /// Kubernetes namespace [default: the context's].
+    #[arg(short = 'n', long, global = true)]
+    namespace: Option<String>,
+    /// AWS region of the ECR registry [env: AWS_REGION, AWS_DEFAULT_REGION].
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS profile [env: AWS_PROFILE].
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// ECR endpoint URL [env: AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Output format of the result on stdout.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// More detail on stderr (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only the result and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run an emulated Kubernetes API (and, later, ECR) on 127.0.0.1 for trying rollout and kubectl
-    /// without a cluster.
+    /// Derive a release's image tag from the project version (pom.xml, Cargo.toml, package.json,
+    /// pyproject.toml, VERSION or git).
+    Tag(cmd::tag::Args),
+    /// Run an emulated Kubernetes API on 127.0.0.1 to try rollout and kubectl without a cluster.
     Sandbox(cmd::sandbox::Args),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// An error of rollout-core: its exit code follows from its kind.
+    Core(rollout_core::Error),
+    /// Anything else (I/O of the CLI itself, runtime start-up).
+    Other(anyhow::Error),
+}
+
+impl From<rollout_core::Error> for Failure {
+    fn from(e: rollout_core::Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Other(e.into())
+    }
+}
+
+fn print_error(err: &dyn std::error::Error) {
+    let mut msg = format!("error: {err}");
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    eprintln!("{msg}");
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the async runtime failed: {e}");
-            return ExitCode::from(4);
-        }
+    let out = Out { format: cli.global.output, quiet: cli.global.quiet, verbose: cli.global.verbose };
+    let result = match cli.command {
+        Command::Tag(args) => cmd::tag::run(args, out),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Sandbox(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(cmd::sandbox::run(args)).map_err(Failure::Other),
+            Err(e) => Err(Failure::Other(anyhow::anyhow!("starting the async runtime failed: {e}"))),
+        },
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Sandbox(args) => cmd::sandbox::run(args).await,
-        }
-    });
     match result {
-        Ok(code) => code,
-        Err(e) => {
+        Ok(code) => code.into(),
+        Err(Failure::Core(e)) => {
+            print_error(&e);
+            exit::for_error(&e).into()
+        }
+        Err(Failure::Other(e)) => {
+            // A closed stdout (`rollout … | head`) is not an error.
+            if e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {e:#}");
-            ExitCode::from(4)
+            Exit::Api.into()
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `rollout sandbox`: runs the emulated Kubernetes API in the foreground, or around one command.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use rollout_sandbox::Sandbox;
+
+use crate::exit::Exit;
 
 /// Options of `rollout sandbox`.
 #[derive(Debug, clap::Args)]
@@ -42,7 +43,7 @@ fn parse_scale(s: &str) -> Result<f64, String> {
 
 /// Starts the sandbox, writes the kubeconfig and env file, and either runs `command` or waits for
 /// SIGINT/SIGTERM.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args) -> anyhow::Result<Exit> {
     let mut builder = Sandbox::builder().port(args.port).time_scale(args.time_scale).seed(args.seed);
     if let Some(t) = &args.token {
         builder = builder.token(t.clone());
@@ -83,8 +84,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("running {program:?} failed"))?;
         sandbox.shutdown().await;
-        let code = status.code().unwrap_or(1);
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        return Ok(match status.code() {
+            Some(0) => Exit::Success,
+            Some(130) | None => Exit::Interrupted,
+            Some(_) => Exit::Failed,
+        });
     }
 
     eprintln!("Use it from another shell:\n  set -a; . {}; set +a\n  kubectl get deployments", env_file.display());
@@ -92,7 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     wait_for_signal().await;
     eprintln!("rollout sandbox: stopping");
     sandbox.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 async fn wait_for_signal() {

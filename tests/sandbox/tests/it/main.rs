@@ -1,6 +1,9 @@
 //! Integration tests of the sandbox: one test binary for the crate.
 
+mod api;
+mod api_support;
 mod controller;
 mod invariants;
 mod kubectl;
 mod kubectl_support;
+mod watcher;
