@@ -106,9 +106,25 @@ fn print_error(err: &dyn std::error::Error) {
     eprintln!("{msg}");
 }
 
+/// Logs go to stderr: warnings by default, more with each `-v`, errors only with `-q`;
+/// `ROLLOUT_LOG` (tracing's filter syntax) overrides.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let out = Out { format: cli.global.output, quiet: cli.global.quiet, verbose: cli.global.verbose };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let out = Out { format: cli.global.output, quiet: cli.global.quiet };
     let result = match cli.command {
         Command::Tag(args) => cmd::tag::run(args, out),
         Command::Completions(args) => cmd::completions::run(args),

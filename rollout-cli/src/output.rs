@@ -21,8 +21,6 @@ pub struct Out {
     pub format: Format,
     /// `-q`: no notes on stderr.
     pub quiet: bool,
-    /// `-v` count: more detail on stderr.
-    pub verbose: u8,
 }
 
 impl Out {

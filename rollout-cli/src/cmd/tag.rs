@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use rollout_core::version::branch_from_ci_env;
 use rollout_core::{DeriveOptions, TagTemplate, VersionSource, derive_tag};
 
+use crate::Failure;
 use crate::exit::Exit;
 use crate::output::Out;
-use crate::Failure;
 
 /// Options of `rollout tag`.
 #[derive(Debug, clap::Args)]
@@ -46,7 +46,8 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 /// Runs `rollout tag`.
 pub fn run(args: Args, out: Out) -> Result<Exit, Failure> {
-    let mut opts = DeriveOptions::new(args.path).template(args.template).strict(args.strict).allow_floating(args.allow_floating);
+    let mut opts =
+        DeriveOptions::new(args.path).template(args.template).strict(args.strict).allow_floating(args.allow_floating);
     if let Some(s) = args.source {
         opts = opts.source(s);
     }
@@ -59,10 +60,7 @@ pub fn run(args: Args, out: Out) -> Result<Exit, Failure> {
         out.warn(w);
     }
     let file = derived.version.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "git".into());
-    out.note(format!(
-        "{} from {} version {} ({})",
-        derived.tag, derived.version.source, derived.version.version, file
-    ));
+    out.note(format!("{} from {} version {} ({})", derived.tag, derived.version.source, derived.version.version, file));
     out.result(&derived, || derived.tag.to_string())?;
     Ok(Exit::Success)
 }

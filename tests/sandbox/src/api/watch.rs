@@ -138,6 +138,20 @@ pub fn serve(
         Some(n) => WatchStart::After(n),
     };
     if let WatchStart::After(n) = start
+        && n > shared.store.resource_version()
+    {
+        // The API server's watch cache waits a moment for a version it has not reached, then gives up.
+        return Err(ApiError {
+            code: 504,
+            reason: "Timeout",
+            message: format!("Too large resource version: {n}, current: {}", shared.store.resource_version()),
+            details: Some(
+                json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+            ),
+            retry_after: Some(1),
+        });
+    }
+    if let WatchStart::After(n) = start
         && shared.faults.watch_expired()
     {
         return Ok(expired_response(&ApiError::expired(n, shared.store.resource_version())));

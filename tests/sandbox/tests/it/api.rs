@@ -863,7 +863,10 @@ async fn merge_patches_replace_lists_and_delete_with_null() {
     });
     let d = c.patch(&web, "application/merge-patch+json", &patch).await.expect(200);
     assert_eq!(d["metadata"]["labels"], json!({"app": "web", "tier": "front"}));
-    assert_eq!(containers(&d), &vec![json!({"name": "web", "image": "repo/web:2"})], "lists are replaced whole");
+    let images: Vec<(&str, &str)> =
+        containers(&d).iter().map(|c| (c["name"].as_str().unwrap(), c["image"].as_str().unwrap())).collect();
+    assert_eq!(images, [("web", "repo/web:2")], "lists are replaced whole");
+    assert_eq!(containers(&d)[0]["imagePullPolicy"], "IfNotPresent", "the replaced list is defaulted again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

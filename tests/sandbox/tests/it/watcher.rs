@@ -802,3 +802,16 @@ async fn watchers_follow_a_rollout_under_every_fault_at_once() {
     }
     bed.assert_rolled_out();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_from_a_resource_version_the_server_has_not_reached_is_a_timeout() {
+    let sb = sandbox().await;
+    let c = Raw::new(&sb.url(), None);
+    let ahead = sb.store().resource_version() + 1000;
+    let s = c
+        .get(&format!("{}?watch=true&resourceVersion={ahead}", deployments("default")))
+        .await
+        .expect_status(504, "Timeout");
+    assert_eq!(s["details"]["causes"][0]["reason"], "ResourceVersionTooLarge");
+    assert!(s["message"].as_str().unwrap().starts_with(&format!("Too large resource version: {ahead}")));
+}
