@@ -252,7 +252,7 @@ async fn dispatch(
     let info = t.kind.info();
     match (verb, t.subresource.as_deref()) {
         ("list", None) => list(shared, &t, &q, as_table),
-        ("watch", None) => watch::serve(shared.clone(), t.kind, t.namespace.clone(), &q),
+        ("watch", None) => watch::serve(shared.clone(), t.kind, t.namespace.clone(), &q, as_table),
         ("get", None | Some("status")) => {
             let obj = store.get(t.kind, &ns, t.name.as_deref().unwrap_or(""))?;
             if as_table && t.subresource.is_none() {

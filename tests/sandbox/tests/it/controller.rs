@@ -348,13 +348,19 @@ async fn pods_become_available_only_min_ready_seconds_after_they_are_ready() {
     store.create(Kind::Deployment, "default", d, false).unwrap();
     let counts = || {
         let d = store.get(Kind::Deployment, "default", "web").unwrap();
-        (json::get_i64(&d, &["status", "readyReplicas"]).unwrap_or(0), json::get_i64(&d, &["status", "availableReplicas"]).unwrap_or(0))
+        (
+            json::get_i64(&d, &["status", "readyReplicas"]).unwrap_or(0),
+            json::get_i64(&d, &["status", "availableReplicas"]).unwrap_or(0),
+        )
     };
     wait_for(&sb, Duration::from_secs(30), || counts().0 == 2).await;
     let ready_at = sb.clock().now();
     assert_eq!(counts().1, 0, "ready is not yet available");
     wait_for(&sb, Duration::from_secs(30), || complete(&store, "web")).await;
     let waited = sb.clock().now().duration_since(ready_at);
-    assert!(waited >= jiff::SignedDuration::from_secs(19), "available after {waited:?} of simulated time, not minReadySeconds");
+    assert!(
+        waited >= jiff::SignedDuration::from_secs(19),
+        "available after {waited:?} of simulated time, not minReadySeconds"
+    );
     assert!(sb.internal_errors().is_empty(), "{:?}", sb.internal_errors());
 }
