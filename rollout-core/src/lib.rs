@@ -3,6 +3,7 @@
 //! Every behaviour of rollout lives in this crate; the `rollout` CLI and the Python module
 //! `rollout` only translate arguments and render the reports defined here.
 
+pub mod clients;
 pub mod diagnosis;
 pub mod duration;
 pub mod error;
@@ -20,6 +21,7 @@ pub use lifecycle::{
     InUseImage, LifecyclePolicy, LifecycleRule, PolicyDiff, PolicyViolation, Preview, diff, preview, protect,
 };
 pub use registry::{ImageRecord, PreviousQuery, PreviousStrategy, PreviousTag, StorageClass, previous_tag};
+pub use registry::{PutOptions, PutReport, Registry, TagStatusFilter};
 pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
 pub use tag::{DeriveOptions, DerivedTag, TagTemplate, derive_tag};
 pub use version::{GitInfo, ProjectVersion, VersionParts, VersionSource, read_version};
