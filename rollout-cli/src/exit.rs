@@ -59,8 +59,14 @@ pub fn for_error(e: &Error) -> Exit {
         | Error::FloatingTag { .. }
         | Error::InvalidPattern { .. }
         | Error::PolicySyntax { .. }
-        | Error::InvalidPolicy { .. } => Exit::Usage,
-        Error::NoPreviousImage { .. } | Error::TagNotFound { .. } => Exit::Failed,
+        | Error::InvalidPolicy { .. }
+        | Error::MissingRegion { .. }
+        | Error::RepositoryNotFound { .. } => Exit::Usage,
+        Error::NoPreviousImage { .. }
+        | Error::TagNotFound { .. }
+        | Error::TagAlreadyExists { .. }
+        | Error::PolicyWouldExpireInUse { .. } => Exit::Failed,
+        Error::Credentials { .. } | Error::Kubeconfig { .. } | Error::Ecr { .. } => Exit::Api,
     }
 }
 
