@@ -3,9 +3,11 @@
 //! Argument parsing and output only; every behaviour lives in rollout-core (and, for
 //! `rollout sandbox`, in rollout-sandbox).
 
+mod clients;
 mod cmd;
 mod exit;
 mod output;
+mod render;
 
 use std::io;
 use std::path::PathBuf;
@@ -28,34 +30,34 @@ pub struct Cli {
 
 /// Flags every subcommand accepts, named after kubectl's and the aws CLI's.
 #[derive(Debug, clap::Args)]
-struct GlobalArgs {
+pub struct GlobalArgs {
     /// Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config].
     #[arg(long, global = true, value_name = "PATH")]
-    kubeconfig: Option<PathBuf>,
+    pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context (repeat to roll out to several clusters at once).
     #[arg(long, global = true)]
-    context: Vec<String>,
+    pub context: Vec<String>,
     /// Kubernetes namespace [default: the context's].
     #[arg(short = 'n', long, global = true)]
-    namespace: Option<String>,
+    pub namespace: Option<String>,
     /// AWS region of the ECR registry [env: AWS_REGION, AWS_DEFAULT_REGION].
     #[arg(long, global = true)]
-    region: Option<String>,
+    pub region: Option<String>,
     /// AWS profile [env: AWS_PROFILE].
     #[arg(long, global = true)]
-    profile: Option<String>,
+    pub profile: Option<String>,
     /// ECR endpoint URL [env: AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL].
     #[arg(long, global = true, value_name = "URL")]
-    endpoint_url: Option<String>,
+    pub endpoint_url: Option<String>,
     /// Output format of the result on stdout.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Text)]
-    output: Format,
+    pub output: Format,
     /// More detail on stderr (repeatable).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    pub verbose: u8,
     /// Only the result and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +65,11 @@ enum Command {
     /// Derive a release's image tag from the project version (pom.xml, Cargo.toml, package.json,
     /// pyproject.toml, VERSION or git).
     Tag(cmd::tag::Args),
+    /// The tag of the release before the current one, from ECR.
+    Previous(cmd::previous::Args),
+    /// ECR lifecycle policies: put, get, diff, preview, check.
+    #[command(subcommand)]
+    Lifecycle(cmd::lifecycle::Command),
     /// Run an emulated Kubernetes API on 127.0.0.1 to try rollout and kubectl without a cluster.
     Sandbox(cmd::sandbox::Args),
     /// Print a shell completion script.
@@ -106,14 +113,61 @@ fn print_error(err: &dyn std::error::Error) {
     eprintln!("{msg}");
 }
 
+/// Runs a subcommand that talks to a cluster, a registry or the sandbox, on a tokio runtime, and
+/// stops it cleanly on Ctrl-C.
+fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let work = async {
+            match command {
+                Command::Previous(args) => cmd::previous::run(args, &global, out).await,
+                Command::Lifecycle(cmd) => cmd::lifecycle::run(cmd, &global, out).await,
+                Command::Sandbox(_) | Command::Tag(_) | Command::Completions(_) => unreachable!("run elsewhere"),
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            _ = interrupted() => {
+                eprintln!("interrupted: stopped before finishing; nothing further was changed");
+                Ok(Exit::Interrupted)
+            }
+        }
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other(anyhow::anyhow!("starting the async runtime failed: {e}")))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Logs go to stderr: warnings by default, more with each `-v`, errors only with `-q`;
 /// `ROLLOUT_LOG` (tracing's filter syntax) overrides.
 fn init_logging(verbose: u8, quiet: bool) {
+    // Our own crates at the chosen level; libraries (the AWS SDK, kube) only with -vvv, since their
+    // warnings (such as an EC2 metadata lookup failing off EC2) are noise on a workstation.
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
+        (false, 0) => "rollout=warn,rollout_core=warn,rollout_sandbox=warn,error",
+        (false, 1) => "rollout=info,rollout_core=info,rollout_sandbox=info,error",
+        (false, 2) => "rollout=debug,rollout_core=debug,rollout_sandbox=debug,warn",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG")
@@ -125,13 +179,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
     let out = Out { format: cli.global.output, quiet: cli.global.quiet };
+    let global = cli.global;
     let result = match cli.command {
         Command::Tag(args) => cmd::tag::run(args, out),
         Command::Completions(args) => cmd::completions::run(args),
-        Command::Sandbox(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-            Ok(rt) => rt.block_on(cmd::sandbox::run(args)).map_err(Failure::Other),
-            Err(e) => Err(Failure::Other(anyhow::anyhow!("starting the async runtime failed: {e}"))),
-        },
+        // The sandbox stops on Ctrl-C by design and handles the signal itself.
+        Command::Sandbox(args) => runtime().and_then(|rt| rt.block_on(cmd::sandbox::run(args)).map_err(Failure::Other)),
+        command => run_async(command, global, out),
     };
     match result {
         Ok(code) => code.into(),
