@@ -4,7 +4,8 @@
 //! draws every decision from the sandbox's seeded generator, so a run with the same seed and the same
 //! request sequence fails the same way. It can answer requests with 429 (with `Retry-After`), 500 or
 //! 503, add latency, fail writes with 409 Conflict as if another writer had raced, end watch streams
-//! after a number of events or a time, expire resourceVersions, and pause the controllers.
+//! after a number of events or a time, expire resourceVersions, pause the controllers, and answer a
+//! fraction of ECR calls with `ThrottlingException` (latency applies to ECR calls too).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -68,6 +69,9 @@ pub struct FaultConfig {
     /// Stop the pod simulator until unpaused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pause_kubelet: bool,
+    /// The fraction of ECR calls answered with `ThrottlingException` (which AWS SDKs retry).
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub ecr_throttle_probability: f64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -92,6 +96,7 @@ impl FaultConfig {
         for (name, p) in [
             ("writeConflictProbability", self.write_conflict_probability),
             ("watchExpiredProbability", self.watch_expired_probability),
+            ("ecrThrottleProbability", self.ecr_throttle_probability),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name}: {p} is not within [0, 1]"));
@@ -173,6 +178,12 @@ impl Faults {
     /// Decides whether this watch starts with 410 Expired.
     pub fn watch_expired(&self) -> bool {
         let p = self.config.read().unwrap_or_else(|p| p.into_inner()).watch_expired_probability;
+        self.rng.chance(p)
+    }
+
+    /// Decides whether this ECR call is throttled.
+    pub fn ecr_throttle(&self) -> bool {
+        let p = self.config.read().unwrap_or_else(|p| p.into_inner()).ecr_throttle_probability;
         self.rng.chance(p)
     }
 
