@@ -261,6 +261,18 @@ mod tests {
     }
 
     #[test]
+    fn ecr_throttling_follows_its_probability() {
+        let f = Faults::new(5);
+        assert!((0..100).all(|_| !f.ecr_throttle()));
+        f.set(FaultConfig { ecr_throttle_probability: 1.0, ..Default::default() }).unwrap();
+        assert!((0..100).all(|_| f.ecr_throttle()));
+        let cfg: FaultConfig = serde_json::from_str(r#"{"ecrThrottleProbability":0.25,"latencyMs":5}"#).unwrap();
+        assert_eq!((cfg.ecr_throttle_probability, cfg.latency_ms), (0.25, 5));
+        let e = f.set(FaultConfig { ecr_throttle_probability: 1.5, ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("ecrThrottleProbability"), "{e}");
+    }
+
+    #[test]
     fn configurations_parse_from_camel_case_json() {
         let cfg: FaultConfig = serde_json::from_str(
             r#"{"errors":[{"verb":"get","status":429,"probability":0.1}],"dropWatchAfterEvents":3,"pauseControllers":true}"#,

@@ -304,6 +304,21 @@ mod tests {
         assert_eq!(images[0].tags, ["v1", "latest"]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+        #[test]
+        fn pull_reference_parsing_never_panics(rest in "[a-z0-9:@/._-]{0,40}") {
+            let e = ecr();
+            let _ = e.pull(&format!("{}/{rest}", e.registry_host()));
+            let _ = e.pull(&rest);
+        }
+
+        #[test]
+        fn account_and_region_checks_never_panic(a in "\\PC{0,14}", r in "\\PC{0,20}") {
+            let _ = check_account_and_region(&a, &r);
+        }
+    }
+
     #[test]
     fn accounts_and_regions_are_checked() {
         check_account_and_region("123456789012", "ap-southeast-2").unwrap();

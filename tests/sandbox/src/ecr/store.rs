@@ -134,6 +134,46 @@ impl TagFilter {
     }
 }
 
+/// Which images a listing includes, by `imageStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    /// Images in standard storage (the default: archived images are left out).
+    #[default]
+    Active,
+    /// Archived images only.
+    Archived,
+    /// Images being restored from the archive (the sandbox has none).
+    Activating,
+    /// Every image.
+    Any,
+}
+
+impl StatusFilter {
+    /// Parses ECR's `ImageStatusFilter` name.
+    pub fn parse(s: &str) -> Result<Self, EcrError> {
+        match s {
+            "ACTIVE" => Ok(Self::Active),
+            "ARCHIVED" => Ok(Self::Archived),
+            "ACTIVATING" => Ok(Self::Activating),
+            "ANY" => Ok(Self::Any),
+            other => Err(EcrError::invalid_parameter(
+                "filter.imageStatus",
+                format!("Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY] (got {other:?})"),
+            )),
+        }
+    }
+
+    /// Whether an image passes.
+    pub fn admits(self, image: &Image) -> bool {
+        match self {
+            Self::Active => image.archived_at.is_none(),
+            Self::Archived => image.archived_at.is_some(),
+            Self::Activating => false,
+            Self::Any => true,
+        }
+    }
+}
+
 /// An `ImageIdentifier` in a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageQuery {
@@ -511,7 +551,7 @@ impl Registry {
         repo_name: &str,
         ids: Option<&[ImageQuery]>,
         tags: TagFilter,
-        include_archived: bool,
+        status: StatusFilter,
         token: Option<&str>,
         max: usize,
     ) -> Result<Page<&Image>, EcrError> {
@@ -541,11 +581,8 @@ impl Registry {
             }
             return Ok(Page { items: out, next_token: None });
         }
-        let items = repo
-            .images
-            .iter()
-            .filter(|i| tags.admits(&i.tags) && (include_archived || i.archived_at.is_none()))
-            .map(|i| (seq_key(i.seq), i));
+        let items =
+            repo.images.iter().filter(|i| tags.admits(&i.tags) && status.admits(i)).map(|i| (seq_key(i.seq), i));
         paginate("DescribeImages", items, token, max)
     }
 
@@ -909,19 +946,19 @@ mod tests {
         for n in 0..7 {
             put(&mut r, n, Some(&format!("t{n}"))).unwrap();
         }
-        let p1 = r.describe_images("app", None, TagFilter::Any, false, None, 3).unwrap();
+        let p1 = r.describe_images("app", None, TagFilter::Any, StatusFilter::Active, None, 3).unwrap();
         let t1 = p1.next_token.clone().unwrap();
         assert_eq!(p1.items.len(), 3);
         let delete = [ImageQuery { tag: Some("t3".into()), ..Default::default() }];
         r.batch_delete_image("app", &delete).unwrap();
-        let p2 = r.describe_images("app", None, TagFilter::Any, false, Some(&t1), 3).unwrap();
+        let p2 = r.describe_images("app", None, TagFilter::Any, StatusFilter::Active, Some(&t1), 3).unwrap();
         let tags: Vec<&str> = p2.items.iter().map(|i| i.tags[0].as_str()).collect();
         assert_eq!(tags, ["t4", "t5", "t6"]);
         assert!(p2.next_token.is_none());
-        let e = r.describe_images("app", None, TagFilter::Any, false, Some("zz"), 3).unwrap_err();
+        let e = r.describe_images("app", None, TagFilter::Any, StatusFilter::Active, Some("zz"), 3).unwrap_err();
         assert_eq!(e.code, "InvalidParameterException");
         let list_token = r.list_images("app", TagFilter::Any, None, 2).unwrap().next_token.unwrap();
-        assert!(r.describe_images("app", None, TagFilter::Any, false, Some(&list_token), 3).is_err());
+        assert!(r.describe_images("app", None, TagFilter::Any, StatusFilter::Active, Some(&list_token), 3).is_err());
     }
 
     #[test]
@@ -969,6 +1006,29 @@ mod tests {
         assert_eq!(ran, preview);
         assert_eq!(r.repo("app").unwrap().images.len(), 2);
         assert_eq!(r.lifecycle_policy("app").unwrap().last_evaluated_at, Some(now()));
+    }
+
+    #[test]
+    fn transition_rules_archive_images_which_listings_then_leave_out() {
+        let mut r = registry();
+        let old = put(&mut r, 1, Some("v1")).unwrap();
+        let text = r#"{"rules":[{"rulePriority":1,"description":"archive what nobody pulled for 30 days","selection":{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":30},"action":{"type":"transition","targetStorageClass":"archive"}}]}"#;
+        r.put_lifecycle_policy("app", text).unwrap();
+        let later = now() + jiff::SignedDuration::from_hours(24 * 31);
+        put(&mut r, 2, Some("v2")).unwrap();
+        r.pull("app", Some("v2"), None, later).unwrap();
+        let ran = r.run_lifecycle("app", later).unwrap();
+        assert_eq!(
+            ran.iter().map(|x| (x.digest.as_str(), x.action)).collect::<Vec<_>>(),
+            [(old.digest.as_str(), ActionType::Transition)]
+        );
+        let listed =
+            |r: &Registry, s| r.describe_images("app", None, TagFilter::Any, s, None, 100).unwrap().items.len();
+        assert_eq!(
+            (listed(&r, StatusFilter::Active), listed(&r, StatusFilter::Archived), listed(&r, StatusFilter::Any)),
+            (1, 1, 2)
+        );
+        assert!(r.pull("app", Some("v1"), None, later).is_none(), "archived images do not pull");
     }
 
     proptest::proptest! {
