@@ -3,14 +3,18 @@
 //! It serves the Kubernetes API over plain HTTP/1.1 on 127.0.0.1 (JSON only), runs the Deployment
 //! and ReplicaSet controllers as Kubernetes implements them and a pod simulator with probes, image
 //! pulls, crash loops, events and logs, all on a scaled clock, with seeded fault injection. The real
-//! `kubectl` and kube-rs work against it unchanged.
+//! `kubectl` and kube-rs work against it unchanged. The same port serves an emulated ECR (`ecr`)
+//! that aws-sdk-ecr and the aws CLI accept; the simulated kubelet pulls images under its registry
+//! host only if they were pushed there.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use rollout_sandbox::{ImageBehaviour, Sandbox};
+//! use rollout_sandbox::{ImageBehaviour, PushOptions, Sandbox};
 //!
 //! let sandbox = Sandbox::builder().time_scale(0.01).seed(7).start().await?;
 //! sandbox.images().set("registry.example/app:broken", ImageBehaviour::crashing(1, 2.0, &["panic: no config"])).unwrap();
+//! sandbox.ecr().create_repository("app").unwrap();
+//! sandbox.ecr().push_image("app", &["1.0.0"], PushOptions::default()).unwrap(); // <registry_host>/app:1.0.0
 //! sandbox.write_kubeconfig("/tmp/kubeconfig")?; // KUBECONFIG=/tmp/kubeconfig kubectl get deploy
 //! sandbox.shutdown().await;
 //! # Ok(()) }
