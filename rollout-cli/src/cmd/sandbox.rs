@@ -1,4 +1,4 @@
-//! `rollout sandbox`: runs the emulated Kubernetes API in the foreground, or around one command.
+//! `rollout sandbox`: runs the emulated Kubernetes API and ECR in the foreground, or around one command.
 
 use std::path::PathBuf;
 
@@ -28,7 +28,8 @@ pub struct Args {
     /// Where to write the env file (`KUBECONFIG=…` and the sandbox's variables) [default: DIR/env].
     #[arg(long)]
     env_file: Option<PathBuf>,
-    /// Run this command against the sandbox (with KUBECONFIG set), then stop; exit with its status.
+    /// Run this command against the sandbox (with KUBECONFIG and the AWS variables set), then stop;
+    /// exit with its status.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
@@ -63,6 +64,14 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         ("KUBECONFIG", kubeconfig.display().to_string()),
         ("KUBECACHEDIR", cache.display().to_string()),
         ("ROLLOUT_SANDBOX_URL", sandbox.url()),
+        // The sandbox ECR answers any SigV4-signed request, so dummy credentials do.
+        ("AWS_ENDPOINT_URL_ECR", sandbox.ecr_endpoint()),
+        ("AWS_REGION", sandbox.ecr().region().to_string()),
+        // The aws CLI (botocore) reads only AWS_DEFAULT_REGION.
+        ("AWS_DEFAULT_REGION", sandbox.ecr().region().to_string()),
+        ("AWS_ACCESS_KEY_ID", "sandbox".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "sandbox".to_string()),
+        ("ROLLOUT_SANDBOX_REGISTRY", sandbox.registry_host()),
     ];
     let env_text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     std::fs::write(&env_file, env_text).with_context(|| format!("writing {} failed", env_file.display()))?;
@@ -74,6 +83,12 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         args.seed
     );
     eprintln!("  kubeconfig: {} (context {})", kubeconfig.display(), rollout_sandbox::CONTEXT);
+    eprintln!(
+        "  ECR:        {} (AWS_ENDPOINT_URL_ECR, region {}), registry {}",
+        sandbox.ecr_endpoint(),
+        sandbox.ecr().region(),
+        sandbox.registry_host()
+    );
     eprintln!("  env file:   {}", env_file.display());
 
     if let Some((program, rest)) = args.command.split_first() {
@@ -91,7 +106,10 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         });
     }
 
-    eprintln!("Use it from another shell:\n  set -a; . {}; set +a\n  kubectl get deployments", env_file.display());
+    eprintln!(
+        "Use it from another shell:\n  set -a; . {}; set +a\n  kubectl get deployments\n  aws ecr describe-repositories",
+        env_file.display()
+    );
     eprintln!("Stop with Ctrl-C.");
     wait_for_signal().await;
     eprintln!("rollout sandbox: stopping");

@@ -86,6 +86,12 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let query = Query::parse(req.uri().query());
 
+    // ECR calls (awsJson1_1: `POST /` with an ECR `X-Amz-Target`) share the port. They carry their
+    // own SigV4 credentials instead of the bearer token, so they are answered before anything else.
+    if crate::ecr::api::is_ecr_request(&req) {
+        return Ok(crate::ecr::api::handle(shared, req).await);
+    }
+
     // Health and version answer without credentials, as the real server's public-info role allows.
     match segs.as_slice() {
         ["version"] => return Ok(json_response(StatusCode::OK, &discovery::version())),

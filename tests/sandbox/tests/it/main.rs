@@ -3,6 +3,7 @@
 mod api;
 mod api_support;
 mod controller;
+mod ecr;
 mod invariants;
 mod kubectl;
 mod kubectl_support;
