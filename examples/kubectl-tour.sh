@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The seed workflow with plain kubectl against the sandbox: apply the Deployment, roll it to a new
 # release tag, watch the rolling update, look at the history, undo, and show the cluster.
-# Run through `rollout sandbox`, which sets KUBECONFIG:
-#   cargo run -q -p rollout-cli -- sandbox --time-scale 0.01 -- examples/kubectl-tour.sh
+# Run through `rollout sandbox`, which sets KUBECONFIG and pushes the two release images into its
+# registry (pulls of images under the sandbox's ECR host succeed only for pushed tags):
+#   cargo run -q -p rollout-cli -- sandbox --time-scale 0.01 \
+#     --push ms-account-management:latest-release-1.0.0 --push ms-account-management:latest-release-1.0.1 \
+#     -- examples/kubectl-tour.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v kubectl >/dev/null || { echo "kubectl is not installed: https://kubernetes.io/docs/tasks/tools/" >&2; exit 127; }

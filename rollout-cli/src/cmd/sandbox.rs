@@ -28,6 +28,10 @@ pub struct Args {
     /// Where to write the env file (`KUBECONFIG=…` and the sandbox's variables) [default: DIR/env].
     #[arg(long)]
     env_file: Option<PathBuf>,
+    /// Push an image into the sandbox registry before starting, as REPOSITORY:TAG (repeatable); the
+    /// repository is created when missing.
+    #[arg(long, value_name = "REPOSITORY:TAG")]
+    push: Vec<String>,
     /// Run this command against the sandbox (with KUBECONFIG and the AWS variables set), then stop;
     /// exit with its status.
     #[arg(last = true, value_name = "COMMAND")]
@@ -51,6 +55,16 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
     }
     let sandbox =
         builder.start().await.with_context(|| format!("starting the sandbox on 127.0.0.1:{} failed", args.port))?;
+    for image in &args.push {
+        let (repo, tag) = image
+            .rsplit_once(':')
+            .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
+            .with_context(|| format!("--push {image:?}: expected REPOSITORY:TAG"))?;
+        let ecr = sandbox.ecr();
+        ecr.ensure_repository(repo)
+            .and_then(|_| ecr.push_image(repo, &[tag], Default::default()))
+            .map_err(|e| anyhow::anyhow!("--push {image:?}: {}", e.message))?;
+    }
     let dir = match args.dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("rollout-sandbox-{}", sandbox.addr().port())),

@@ -138,6 +138,15 @@ impl Ecr {
     }
 
     /// Creates a (mutable) repository.
+    /// Creates a repository unless it exists already.
+    pub fn ensure_repository(&self, name: &str) -> Result<(), EcrError> {
+        match self.create_repository(name) {
+            Err(e) if e.code == "RepositoryAlreadyExistsException" => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Creates a repository (`RepositoryAlreadyExistsException` when it exists).
     pub fn create_repository(&self, name: &str) -> Result<(), EcrError> {
         let now = self.now();
         self.registry().create_repository(name, TagMutability::Mutable, Vec::new(), now).map(|_| ())

@@ -454,6 +454,11 @@ async fn the_seed_deployment_rolls_forward_and_back_in_the_controllers_steps() {
     const NAME: &str = "ms-account-management";
     let (v1, v2) = (format!("{REPO}:latest-release-1.0.0"), format!("{REPO}:latest-release-1.0.1"));
     let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/seed/deployment.yaml");
+    // The seed's images live in the sandbox registry, whose pulls succeed only for pushed tags.
+    sb.ecr().create_repository(NAME).unwrap();
+    for tag in ["latest-release-1.0.0", "latest-release-1.0.1"] {
+        sb.ecr().push_image(NAME, &[tag], Default::default()).unwrap();
+    }
     let mut events = EventLog::start(sb.store());
 
     assert_eq!(kubectl.ok(&["apply", "-f", seed]).await.trim(), format!("deployment.apps/{NAME} created"));

@@ -786,8 +786,7 @@ async fn watchers_follow_a_rollout_under_every_fault_at_once() {
         drop_watch_after_events: Some(4),
         drop_watch_after_ms: Some(150),
         watch_expired_probability: 0.2,
-        pause_controllers: false,
-        pause_kubelet: false,
+        ..FaultConfig::default()
     };
     bed.faults(all.clone());
     let (handles, mut notes) = bed.watch();
