@@ -120,9 +120,10 @@ fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Fai
     rt.block_on(async move {
         let work = async {
             match command {
+                Command::Tag(args) => cmd::tag::run(args, &global, out).await,
                 Command::Previous(args) => cmd::previous::run(args, &global, out).await,
                 Command::Lifecycle(cmd) => cmd::lifecycle::run(cmd, &global, out).await,
-                Command::Sandbox(_) | Command::Tag(_) | Command::Completions(_) => unreachable!("run elsewhere"),
+                Command::Sandbox(_) | Command::Completions(_) => unreachable!("run elsewhere"),
             }
         };
         tokio::select! {
@@ -181,7 +182,6 @@ fn main() -> ExitCode {
     let out = Out { format: cli.global.output, quiet: cli.global.quiet };
     let global = cli.global;
     let result = match cli.command {
-        Command::Tag(args) => cmd::tag::run(args, out),
         Command::Completions(args) => cmd::completions::run(args),
         // The sandbox stops on Ctrl-C by design and handles the signal itself.
         Command::Sandbox(args) => runtime().and_then(|rt| rt.block_on(cmd::sandbox::run(args)).map_err(Failure::Other)),

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rollout_core::version::branch_from_ci_env;
-use rollout_core::{DeriveOptions, TagTemplate, VersionSource, derive_tag};
+use rollout_core::{DeriveOptions, RepositoryName, TagTemplate, VersionSource, derive_tag};
 
-use crate::Failure;
 use crate::exit::Exit;
 use crate::output::Out;
+use crate::{Failure, GlobalArgs};
 
 /// Options of `rollout tag`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +35,15 @@ pub struct Args {
     /// The branch for {branch} [default: git's, or the CI system's on a detached HEAD].
     #[arg(long)]
     branch: Option<String>,
+    /// Fail if the tag already exists in --repository (on a different digest than --digest).
+    #[arg(long, requires = "repository")]
+    check_unique: bool,
+    /// The ECR repository for --check-unique.
+    #[arg(long, short = 'r')]
+    repository: Option<RepositoryName>,
+    /// The digest about to be pushed: the tag may already name exactly this image.
+    #[arg(long, requires = "check_unique")]
+    digest: Option<String>,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -45,7 +54,7 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 }
 
 /// Runs `rollout tag`.
-pub fn run(args: Args, out: Out) -> Result<Exit, Failure> {
+pub async fn run(args: Args, global: &GlobalArgs, out: Out) -> Result<Exit, Failure> {
     let mut opts =
         DeriveOptions::new(args.path).template(args.template).strict(args.strict).allow_floating(args.allow_floating);
     if let Some(s) = args.source {
@@ -56,6 +65,11 @@ pub fn run(args: Args, out: Out) -> Result<Exit, Failure> {
         opts = opts.branch(b);
     }
     let derived = derive_tag(&opts)?;
+    if let (true, Some(repo)) = (args.check_unique, &args.repository) {
+        let registry = crate::clients::registry(global).await?;
+        registry.check_tag_unique(repo, &derived.tag, args.digest.as_deref()).await?;
+        out.note(format!("{} is not taken in {repo}", derived.tag));
+    }
     for w in &derived.warnings {
         out.warn(w);
     }
