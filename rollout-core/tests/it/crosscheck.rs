@@ -138,7 +138,7 @@ async fn the_local_preview_agrees_with_the_registrys_own_evaluation() {
         let preview = reg.preview_lifecycle_policy(&repository, &policy, sb.ecr().now()).await.unwrap();
         let predicted: BTreeSet<String> =
             preview.images.iter().filter(|v| v.outcome == Outcome::Expire).map(|v| v.digest.clone()).collect();
-        reg.put_lifecycle_policies(&[repository.clone()], &policy, &Default::default()).await.unwrap();
+        reg.put_lifecycle_policies(std::slice::from_ref(&repository), &policy, &Default::default()).await.unwrap();
         let expired: BTreeSet<String> = sb.ecr().run_lifecycle(&repo).unwrap().into_iter().map(|r| r.digest).collect();
         assert!(!predicted.is_empty(), "{name}: a policy that expires nothing checks nothing");
         assert_eq!(predicted, expired, "{name}: the local preview and the registry disagree");
