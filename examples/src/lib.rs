@@ -6,7 +6,8 @@
 //! repository whose tags the examples deploy).
 
 use rollout_core::wait::ProgressEvent;
-use rollout_sandbox::Sandbox;
+use rollout_sandbox::ecr::PushOptions;
+use rollout_sandbox::{ImageBehaviour, Sandbox};
 
 /// The seed workflow's Deployment manifest.
 pub const SEED_DEPLOYMENT: &str = include_str!("../seed/deployment.yaml");
@@ -27,6 +28,22 @@ pub struct Cluster {
     pub sandbox: Option<Sandbox>,
     /// The image repository to deploy tags of.
     pub repository: String,
+}
+
+impl Cluster {
+    /// The image `<repository>:<tag>`, made pullable first in a sandbox by pushing it to the sandbox's
+    /// ECR registry (with `behaviour`, e.g. a crash, if given). A real registry must have it already.
+    pub fn publish(&self, tag: &str, behaviour: Option<ImageBehaviour>) -> anyhow::Result<String> {
+        let image = format!("{}:{tag}", self.repository);
+        if let Some(sandbox) = &self.sandbox
+            && let Some(repository) = self.repository.strip_prefix(&format!("{}/", sandbox.registry_host()))
+        {
+            sandbox.ecr().ensure_repository(repository).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let options = PushOptions { behaviour, ..PushOptions::default() };
+            sandbox.ecr().push_image(repository, &[tag], options).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+        Ok(image)
+    }
 }
 
 /// Connects to the real cluster when asked to, otherwise starts a sandbox whose simulated clock runs

@@ -26,7 +26,8 @@ const MAX_ATTEMPTS: u32 = 8;
 
 /// Wraps a client error with what was being done.
 pub(crate) fn api_error(operation: impl Into<String>, source: kube::Error) -> Error {
-    Error::Kubernetes { operation: operation.into(), source: Box::new(source) }
+    let status = status_code(&source);
+    Error::Kubernetes { operation: operation.into(), status, source: crate::error::Cause::from_error(&source) }
 }
 
 /// The HTTP status of an API error answer, if the error is one.

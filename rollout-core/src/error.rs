@@ -200,6 +200,107 @@ pub enum Error {
         violations: Vec<crate::lifecycle::PolicyViolation>,
     },
     // --- end of registry and lifecycle policies ---
+    // --- clients and registry operations (modules `clients`, `registry::ecr`) ---
+    /// No AWS region is configured, so no ECR endpoint can be chosen.
+    #[error(
+        "no aws region configured{}: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION, or set region in \
+         the aws profile",
+        crate::error::for_profile(.profile.as_deref())
+    )]
+    MissingRegion {
+        /// The aws profile in use, if one was chosen.
+        profile: Option<String>,
+    },
+    /// No AWS credentials could be found, or the credential provider failed.
+    #[error(
+        "no usable aws credentials{}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or choose a profile \
+         with AWS_PROFILE or --profile (run `aws sso login` first for an sso profile), or run with a web \
+         identity or instance role",
+        crate::error::for_profile(.profile.as_deref())
+    )]
+    Credentials {
+        /// The aws profile in use, if one was chosen.
+        profile: Option<String>,
+        /// What the credential provider chain said, with anything that looks like a secret removed.
+        #[source]
+        source: crate::error::Cause,
+    },
+    /// The Kubernetes client configuration could not be loaded from a kubeconfig or the in-cluster environment,
+    /// or the client could not be built from it.
+    #[error(
+        "cannot load the kubernetes configuration from {}{}",
+        crate::error::kubeconfig_origin(.kubeconfig.as_deref()),
+        .context.as_deref().map(|c| format!(" (context {c:?})")).unwrap_or_default()
+    )]
+    Kubeconfig {
+        /// The kubeconfig file given explicitly; `None` means `KUBECONFIG`, `~/.kube/config` or in-cluster.
+        kubeconfig: Option<std::path::PathBuf>,
+        /// The context asked for, if any.
+        context: Option<String>,
+        /// kube's error, with anything that looks like a secret removed.
+        #[source]
+        source: crate::error::Cause,
+    },
+    /// An ECR repository does not exist in the registry and region the client talks to.
+    #[error(
+        "ecr repository {repository:?} not found in {}{}: check the name, the region (--region, AWS_REGION) and \
+         the account",
+        .registry_id.as_deref().map(|id| format!("registry {id}")).unwrap_or_else(|| "the caller's registry".to_owned()),
+        .region.as_deref().map(|r| format!(" in region {r}")).unwrap_or_default()
+    )]
+    RepositoryNotFound {
+        /// The repository name.
+        repository: String,
+        /// The registry (account id) asked, when not the caller's own.
+        registry_id: Option<String>,
+        /// The region the request went to.
+        region: Option<String>,
+    },
+    /// An ECR API call failed for another reason (access denied, throttled beyond the retries, network, …).
+    #[error(
+        "ecr {operation} failed{}",
+        .repository.as_deref().map(|r| format!(" for repository {r:?}")).unwrap_or_default()
+    )]
+    Ecr {
+        /// The API operation, e.g. `DescribeImages`.
+        operation: String,
+        /// The repository the call was about, if any.
+        repository: Option<String>,
+        /// ECR's error code (`AccessDeniedException`, `ThrottlingException`, …), when the service answered.
+        code: Option<String>,
+        /// The service's message or the transport failure, with anything that looks like a secret removed.
+        #[source]
+        source: crate::error::Cause,
+    },
+    /// A release tag already names a different image in the repository: tags must never be moved.
+    #[error(
+        "tag {tag:?} already exists in repository {repository:?} on image {existing_digest}{}: derive a new tag \
+         (bump the version) instead of moving it",
+        .digest.as_deref().map(|d| format!(", not on {d}")).unwrap_or_default()
+    )]
+    TagAlreadyExists {
+        /// The repository.
+        repository: String,
+        /// The tag.
+        tag: String,
+        /// The digest of the image that carries it now.
+        existing_digest: String,
+        /// The digest the tag was meant for, when known.
+        digest: Option<String>,
+    },
+    /// Putting a lifecycle policy was refused because it would expire or archive images that are in use.
+    #[error(
+        "lifecycle policy would act on {} image{} in use: {}; keep them with a higher-priority rule, or put with \
+         force to accept it",
+        crate::error::count_in_use(.repositories),
+        if crate::error::count_in_use(.repositories) == 1 { "" } else { "s" },
+        crate::error::list_in_use(.repositories)
+    )]
+    PolicyWouldExpireInUse {
+        /// Every affected repository with every in-use image the policy would act on.
+        repositories: Vec<crate::registry::InUseViolations>,
+    },
+    // --- end of clients and registry operations ---
     // --- workloads: deploy, wait, history, rollback and the in-use scan ---
     /// The workload to deploy to, wait for or roll back does not exist.
     #[error("{workload} not found")]
@@ -238,13 +339,18 @@ pub enum Error {
         report: Box<crate::report::RolloutReport>,
     },
     /// A call to the Kubernetes API failed after the retries transient failures get.
-    #[error("kubernetes API call failed: {operation}")]
+    #[error(
+        "kubernetes API call failed: {operation}{}",
+        .status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+    )]
     Kubernetes {
         /// What was being done, e.g. `patch deployment shop/web`.
         operation: String,
-        /// The client's error.
+        /// The HTTP status the API server answered with, when it answered.
+        status: Option<u16>,
+        /// kube's error, with anything that looks like a secret removed.
         #[source]
-        source: Box<kube::Error>,
+        source: crate::error::Cause,
     },
     /// The asked revision is not in the workload's rollout history.
     #[error("{reason} ({workload}: the revisions there are {})", list_or_none(.available))]
@@ -295,3 +401,91 @@ fn list_or_none<T: std::fmt::Display>(items: &[T]) -> String {
 
 /// Shorthand for results of rollout-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The cause of an error that came from another library (the AWS SDK, kube), kept as text with anything that
+/// looks like a credential removed.
+///
+/// The SDKs' own errors can carry secrets: a credential process's output, a kubeconfig line quoted by the YAML
+/// parser, a signed request. rollout keeps neither the original error value nor its `Debug` output, only its
+/// message chain passed through [`redact`](crate::clients::redact), so neither `Display` nor `Debug` of an
+/// [`Error`] can leak one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cause {
+    text: String,
+}
+
+impl Cause {
+    /// The cause with text `message` after redaction.
+    pub fn new(message: impl AsRef<str>) -> Self {
+        Cause { text: crate::clients::redact(message.as_ref()) }
+    }
+
+    /// The cause of `error`: its message and the messages of its whole source chain, joined by `: `, redacted.
+    pub fn from_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut text = error.to_string();
+        let mut next = error.source();
+        while let Some(source) = next {
+            let message = source.to_string();
+            // Many errors embed their source's message; print each message once.
+            if !text.ends_with(&message) {
+                text.push_str(": ");
+                text.push_str(&message);
+            }
+            next = source.source();
+        }
+        Cause::new(text)
+    }
+
+    /// The redacted text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::fmt::Debug for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cause").field(&self.text).finish()
+    }
+}
+
+impl std::error::Error for Cause {}
+
+pub(crate) fn for_profile(profile: Option<&str>) -> String {
+    profile.map(|p| format!(" for aws profile {p:?}")).unwrap_or_default()
+}
+
+pub(crate) fn kubeconfig_origin(path: Option<&std::path::Path>) -> String {
+    match path {
+        Some(path) => format!("kubeconfig {}", path.display()),
+        None => "KUBECONFIG, ~/.kube/config or the in-cluster service account".to_owned(),
+    }
+}
+
+pub(crate) fn count_in_use(repositories: &[crate::registry::InUseViolations]) -> usize {
+    repositories.iter().map(|r| r.violations.len()).sum()
+}
+
+pub(crate) fn list_in_use(repositories: &[crate::registry::InUseViolations]) -> String {
+    let mut parts = Vec::new();
+    for repository in repositories {
+        for v in &repository.violations {
+            let tags = if v.tags.is_empty() { "untagged".to_owned() } else { v.tags.join(", ") };
+            let action = match v.outcome {
+                crate::lifecycle::Outcome::Transition => "archived",
+                _ => "expired",
+            };
+            let rule = v.rule_priority.map(|p| format!(" by rule {p}")).unwrap_or_default();
+            parts.push(format!(
+                "{}: {} ({tags}) would be {action}{rule} but {} uses it as {}",
+                repository.repository, v.digest, v.used_by, v.reference
+            ));
+        }
+    }
+    parts.join("; ")
+}

@@ -3,9 +3,11 @@
 //! Every behaviour of rollout lives in this crate; the `rollout` CLI and the Python module
 //! `rollout` only translate arguments and render the reports defined here.
 
+pub mod clients;
 mod cluster;
 pub mod deploy;
 pub mod diagnosis;
+pub mod duration;
 pub mod error;
 pub mod history;
 pub mod image;
@@ -28,6 +30,7 @@ pub use lifecycle::{
     InUseImage, LifecyclePolicy, LifecycleRule, PolicyDiff, PolicyViolation, Preview, diff, preview, protect,
 };
 pub use registry::{ImageRecord, PreviousQuery, PreviousStrategy, PreviousTag, StorageClass, previous_tag};
+pub use registry::{PutOptions, PutReport, Registry, TagStatusFilter};
 pub use report::{CombinedReport, Outcome, RolloutReport};
 pub use status::{RolloutState, StatusContext, WorkloadStatus, rollout_status, rollout_status_since};
 pub use tag::{DeriveOptions, DerivedTag, TagTemplate, derive_tag};

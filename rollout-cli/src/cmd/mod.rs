@@ -1,3 +1,7 @@
 //! One module per subcommand.
 
+pub mod completions;
+pub mod lifecycle;
+pub mod previous;
 pub mod sandbox;
+pub mod tag;

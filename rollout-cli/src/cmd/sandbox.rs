@@ -1,10 +1,11 @@
-//! `rollout sandbox`: runs the emulated Kubernetes API in the foreground, or around one command.
+//! `rollout sandbox`: runs the emulated Kubernetes API and ECR in the foreground, or around one command.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use rollout_sandbox::Sandbox;
+
+use crate::exit::Exit;
 
 /// Options of `rollout sandbox`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +28,12 @@ pub struct Args {
     /// Where to write the env file (`KUBECONFIG=…` and the sandbox's variables) [default: DIR/env].
     #[arg(long)]
     env_file: Option<PathBuf>,
-    /// Run this command against the sandbox (with KUBECONFIG set), then stop; exit with its status.
+    /// Push an image into the sandbox registry before starting, as REPOSITORY:TAG (repeatable); the
+    /// repository is created when missing.
+    #[arg(long, value_name = "REPOSITORY:TAG")]
+    push: Vec<String>,
+    /// Run this command against the sandbox (with KUBECONFIG and the AWS variables set), then stop;
+    /// exit with its status.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
@@ -42,13 +48,23 @@ fn parse_scale(s: &str) -> Result<f64, String> {
 
 /// Starts the sandbox, writes the kubeconfig and env file, and either runs `command` or waits for
 /// SIGINT/SIGTERM.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args) -> anyhow::Result<Exit> {
     let mut builder = Sandbox::builder().port(args.port).time_scale(args.time_scale).seed(args.seed);
     if let Some(t) = &args.token {
         builder = builder.token(t.clone());
     }
     let sandbox =
         builder.start().await.with_context(|| format!("starting the sandbox on 127.0.0.1:{} failed", args.port))?;
+    for image in &args.push {
+        let (repo, tag) = image
+            .rsplit_once(':')
+            .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
+            .with_context(|| format!("--push {image:?}: expected REPOSITORY:TAG"))?;
+        let ecr = sandbox.ecr();
+        ecr.ensure_repository(repo)
+            .and_then(|_| ecr.push_image(repo, &[tag], Default::default()))
+            .map_err(|e| anyhow::anyhow!("--push {image:?}: {}", e.message))?;
+    }
     let dir = match args.dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("rollout-sandbox-{}", sandbox.addr().port())),
@@ -62,6 +78,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("KUBECONFIG", kubeconfig.display().to_string()),
         ("KUBECACHEDIR", cache.display().to_string()),
         ("ROLLOUT_SANDBOX_URL", sandbox.url()),
+        // The sandbox ECR answers any SigV4-signed request, so dummy credentials do.
+        ("AWS_ENDPOINT_URL_ECR", sandbox.ecr_endpoint()),
+        ("AWS_REGION", sandbox.ecr().region().to_string()),
+        // The aws CLI (botocore) reads only AWS_DEFAULT_REGION.
+        ("AWS_DEFAULT_REGION", sandbox.ecr().region().to_string()),
+        ("AWS_ACCESS_KEY_ID", "sandbox".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "sandbox".to_string()),
+        ("ROLLOUT_SANDBOX_REGISTRY", sandbox.registry_host()),
     ];
     let env_text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     std::fs::write(&env_file, env_text).with_context(|| format!("writing {} failed", env_file.display()))?;
@@ -73,6 +97,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.seed
     );
     eprintln!("  kubeconfig: {} (context {})", kubeconfig.display(), rollout_sandbox::CONTEXT);
+    eprintln!(
+        "  ECR:        {} (AWS_ENDPOINT_URL_ECR, region {}), registry {}",
+        sandbox.ecr_endpoint(),
+        sandbox.ecr().region(),
+        sandbox.registry_host()
+    );
     eprintln!("  env file:   {}", env_file.display());
 
     if let Some((program, rest)) = args.command.split_first() {
@@ -83,16 +113,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("running {program:?} failed"))?;
         sandbox.shutdown().await;
-        let code = status.code().unwrap_or(1);
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        return Ok(match status.code() {
+            Some(0) => Exit::Success,
+            Some(130) | None => Exit::Interrupted,
+            Some(_) => Exit::Failed,
+        });
     }
 
-    eprintln!("Use it from another shell:\n  set -a; . {}; set +a\n  kubectl get deployments", env_file.display());
+    eprintln!(
+        "Use it from another shell:\n  set -a; . {}; set +a\n  kubectl get deployments\n  aws ecr describe-repositories",
+        env_file.display()
+    );
     eprintln!("Stop with Ctrl-C.");
     wait_for_signal().await;
     eprintln!("rollout sandbox: stopping");
     sandbox.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 async fn wait_for_signal() {

@@ -54,6 +54,12 @@ pub trait ImageLookup: Send + Sync {
     fn image_exists<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<bool>>;
 }
 
+impl ImageLookup for crate::registry::Registry {
+    fn image_exists<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(crate::registry::Registry::image_exists(self, image))
+    }
+}
+
 /// One workload to update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployRequest {

@@ -26,6 +26,20 @@ pub struct InUseImage {
     pub used_by: String,
 }
 
+impl InUseImage {
+    /// An in-use image named by a reference (`…/repo:tag` or `…/repo@sha256:…`), e.g. given on the
+    /// command line; the tag and digest come from the reference.
+    pub fn from_reference(reference: &str, used_by: impl Into<String>) -> crate::Result<Self> {
+        let image: crate::ImageRef = reference.parse()?;
+        Ok(Self {
+            reference: reference.to_string(),
+            tag: image.tag().map(ToString::to_string),
+            digest: image.digest().map(ToString::to_string),
+            used_by: used_by.into(),
+        })
+    }
+}
+
 /// How an in-use image was recognised in the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +113,20 @@ pub fn protect(preview: &Preview, in_use: &[InUseImage]) -> Vec<ProtectionViolat
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    #[test]
+    fn an_in_use_image_takes_its_tag_and_digest_from_the_reference() {
+        let i = InUseImage::from_reference("1.dkr.ecr.r.amazonaws.com/app:v2", "given").unwrap();
+        assert_eq!((i.tag.as_deref(), i.digest.as_deref(), i.used_by.as_str()), (Some("v2"), None, "given"));
+        let d = format!("app@sha256:{}", "a".repeat(64));
+        assert_eq!(InUseImage::from_reference(&d, "x").unwrap().digest.unwrap(), format!("sha256:{}", "a".repeat(64)));
+        assert!(InUseImage::from_reference("Bad Ref", "x").is_err());
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,17 @@
 //! over it.
 //!
 //! This module owns [`ImageRecord`] (one image as `DescribeImages` reports it) and the previous-tag selection
-//! ([`previous_tag`]). It deliberately does no I/O: listing a repository's images through the ECR API lives with
-//! the clients, and the `deployed` strategy (the previous *healthy deployed* release) lives with the cluster
-//! history, because both need more than a list of image records.
+//! ([`previous_tag`]), both pure, and [`Registry`], the thin I/O layer that fetches images and lifecycle policies
+//! through the ECR API and hands them to those decisions. The `deployed` strategy (the previous *healthy
+//! deployed* release) lives with the cluster history, because it needs more than a list of image records.
 
+mod ecr;
 mod select;
+
+pub use ecr::{
+    DEFAULT_CONCURRENCY, InUseViolations, PutOptions, PutOutcome, PutReport, Registry, RepositoryPut, TagCheck,
+    TagStatusFilter,
+};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

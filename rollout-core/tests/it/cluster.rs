@@ -247,6 +247,36 @@ impl TestCluster {
         image
     }
 
+    /// An image of the sandbox's ECR registry, `<host>/<repository>:<tag>`, pushed there first when
+    /// `push` is true (images under that host pull only if they were pushed). `None` on a real cluster.
+    pub fn ecr_image(&self, repository: &str, tag: &str, push: bool) -> Option<String> {
+        let sb = self.sandbox.as_ref()?;
+        if push {
+            sb.ecr().ensure_repository(repository).unwrap();
+            sb.ecr().push_image(repository, &[tag], Default::default()).unwrap();
+        } else {
+            sb.ecr().ensure_repository(repository).unwrap();
+        }
+        Some(format!("{}/{repository}:{tag}", sb.registry_host()))
+    }
+
+    /// The sandbox's ECR registry through rollout's own ECR client.
+    pub async fn registry(&self) -> rollout_core::registry::Registry {
+        use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+        let sb = self.sandbox.as_ref().expect("the sandbox registry");
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(sb.ecr().region().to_string()))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
+            .build();
+        let options = rollout_core::clients::AwsOptions { endpoint_url: Some(sb.ecr_endpoint()), ..Default::default() };
+        rollout_core::registry::Registry::new(
+            rollout_core::clients::ecr_client_from_config(&config, &options)
+                .await
+                .expect("an ECR client for the sandbox"),
+        )
+    }
+
     /// The simulated time now (the real time on a real cluster).
     pub fn now(&self) -> jiff::Timestamp {
         self.sandbox.as_ref().map_or_else(jiff::Timestamp::now, |sb| sb.clock().now())
@@ -313,12 +343,14 @@ impl TestCluster {
         vec![(self.context.clone().unwrap_or_default(), self.client.clone())]
     }
 
-    /// Ends the test: asserts no request met an unexpected server error, then stops the sandbox or
-    /// deletes the namespace the test created.
-    ///
-    /// The sandbox does not expose its own internal errors yet, so the check is on the answers our
-    /// client saw: a 5xx that no fault injection asked for is a sandbox bug.
+    /// Ends the test: asserts that the sandbox recorded no internal error (a write of its own
+    /// controllers or kubelet that it rejected) and that no request met a server error no fault
+    /// injection asked for, then stops the sandbox or deletes the namespace the test created.
     pub async fn finish(self) {
+        if let Some(sb) = &self.sandbox {
+            let internal = sb.internal_errors();
+            assert!(internal.is_empty(), "sandbox internal errors: {internal:#?}");
+        }
         if !self.expect_server_errors {
             let errors = self.requests.server_errors();
             assert!(errors.is_empty(), "unexpected server errors: {errors:#?}");

@@ -181,39 +181,33 @@ async fn unknown_containers_and_workloads_are_errors_naming_what_exists() {
     cluster.finish().await;
 }
 
-/// A registry that has exactly the images it was given.
-struct FakeRegistry(Vec<String>);
-
-impl ImageLookup for FakeRegistry {
-    fn image_exists<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, rollout_core::Result<bool>> {
-        Box::pin(async move { Ok(self.0.contains(&image.to_string())) })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ecr_image_missing_from_the_registry_is_refused_before_any_change() {
     let cluster = TestCluster::start("deploy_image_exists").await;
+    if cluster.is_real() {
+        eprintln!("skipping the ECR preflight scenario on a real cluster: it pushes images to the sandbox registry");
+        return cluster.finish().await;
+    }
     bounded(BOUND, async {
-        let ecr = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ms-account-management";
-        let v1 = format!("{ecr}:latest-release-1.0.0");
-        let v2 = format!("{ecr}:latest-release-1.0.1");
-        if cluster.is_real() {
-            eprintln!("skipping the ECR preflight scenario on a real cluster: it needs a pullable {v1}");
-            return;
-        }
+        let v1 = cluster.ecr_image("ms-account-management", "latest-release-1.0.0", true).unwrap();
+        let v2 = cluster.ecr_image("ms-account-management", "latest-release-1.0.1", false).unwrap();
         cluster.create_ready("web", &v1, 1, 600).await;
         let mut options = DeployOptions::new(cluster.timeout(30));
-        options.image_lookup = Some(Arc::new(FakeRegistry(vec![v1.clone()])));
+        options.image_lookup = Some(Arc::new(cluster.registry().await));
         let err = deploy(&cluster.client, &request(&cluster, "web", &v2), &options, &no_progress).await.unwrap_err();
         let Error::PreflightFailed { checks } = err else { panic!("the image is missing") };
         assert_eq!(checks[0].check.check, CheckName::ImageExists);
         assert_eq!(checks[0].check.message, format!("{v2} does not exist in its ECR repository"));
         assert_eq!(cluster.get("web").await.metadata.generation, Some(1));
 
-        options.image_lookup = Some(Arc::new(FakeRegistry(vec![v1.clone(), v2.clone()])));
+        cluster.ecr_image("ms-account-management", "latest-release-1.0.1", true);
         let report = deploy(&cluster.client, &request(&cluster, "web", &v2), &options, &no_progress).await.unwrap();
         let check = report.preflight.iter().find(|c| c.check == CheckName::ImageExists).unwrap();
-        assert_eq!(check.status, CheckStatus::Passed);
+        assert_eq!(
+            (check.status, check.message.as_str()),
+            (CheckStatus::Passed, format!("found in ECR: {v2}").as_str())
+        );
+        assert_eq!(report.outcome, Outcome::Succeeded);
     })
     .await;
     cluster.finish().await;
@@ -362,11 +356,15 @@ impl ImageLookup for RacingWriter {
 async fn a_concurrent_writer_is_never_silently_overwritten() {
     let cluster = TestCluster::start("deploy_race").await;
     bounded(BOUND, async {
-        let ecr = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/app";
         if cluster.is_real() {
-            eprintln!("skipping the racing-writer scenario on a real cluster: it needs a pullable {ecr}:1.0.1");
+            eprintln!("skipping the racing-writer scenario on a real cluster: it pushes images to the sandbox registry");
             return;
         }
+        for tag in ["1.0.0", "1.0.1", "1.0.2"] {
+            cluster.ecr_image("app", tag, true);
+        }
+        let ecr = cluster.ecr_image("app", "1.0.0", false).unwrap();
+        let ecr = ecr.trim_end_matches(":1.0.0");
         cluster.create_ready("web", &format!("{ecr}:1.0.0"), 1, 600).await;
         let race = |patch: serde_json::Value| {
             let mut options = DeployOptions::new(cluster.timeout(60));

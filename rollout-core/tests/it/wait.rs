@@ -35,9 +35,10 @@ async fn an_image_missing_from_the_registry_fails_fast_with_the_pull_error() {
         return cluster.finish().await;
     };
     bounded(BOUND, async {
-        cluster.create_ready("web", &cluster.image(1), 2, 600).await;
-        let bad =
-            cluster.bad_image("missing", ImageBehaviour::unpullable("manifest unknown: requested image not found"));
+        let v1 = cluster.ecr_image("ms-account-management", "latest-release-1.0.0", true).unwrap();
+        cluster.create_ready("web", &v1, 2, 600).await;
+        // Never pushed: the sandbox registry answers the kubelet's pull with "not found".
+        let bad = cluster.ecr_image("ms-account-management", "latest-release-1.0.1", false).unwrap();
         let started = cluster.now();
         let err = deploy(
             &cluster.client,
@@ -50,7 +51,7 @@ async fn an_image_missing_from_the_registry_fails_fast_with_the_pull_error() {
         let Error::RolloutFailed { report } = err else { panic!("expected a failed rollout") };
         let elapsed = sim_seconds(started, cluster.now());
         assert!(matches!(report.reason.as_deref(), Some("ErrImagePull" | "ImagePullBackOff")), "{report:#?}");
-        assert!(report.message.contains("manifest unknown"), "{}", report.message);
+        assert!(report.message.contains(&format!("{bad}: not found")), "{}", report.message);
         // The diagnosis gives up after three failed pulls (about 30 s) or 60 s, far before the 600 s deadline.
         assert!(elapsed <= 120, "failed after {elapsed} simulated seconds");
         let problem = &report.problems[0];

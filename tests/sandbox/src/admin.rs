@@ -2,10 +2,11 @@
 //! the Rust handle does: read the sandbox's facts, set image behaviours, inject faults and expire
 //! resourceVersions.
 //!
-//! - `GET /sandbox/v1/info`: URL, time scale, seed, simulated time, resourceVersion.
+//! - `GET /sandbox/v1/info`: URL, time scale, seed, simulated time, resourceVersion, registry host.
 //! - `GET|PUT|DELETE /sandbox/v1/faults`: the fault configuration (camelCase JSON).
 //! - `GET /sandbox/v1/images`; `PUT /sandbox/v1/images` with `{"image": "<ref or prefix*>", …behaviour}`;
 //!   `DELETE /sandbox/v1/images?image=<ref>`.
+//! - `/sandbox/v1/ecr/…`: the registry's control calls (see `ecr::admin`).
 //! - `POST /sandbox/v1/compact`: drop the watch history, so every watch from an older
 //!   resourceVersion gets 410 Expired.
 
@@ -50,6 +51,10 @@ pub async fn handle(
                 "simulatedTime": shared.store.clock().now().to_string(),
                 "resourceVersion": shared.store.resource_version().to_string(),
                 "node": crate::NODE_NAME,
+                "registry": shared.ecr.registry_host(),
+                "ecrEndpoint": format!("http://{}", shared.addr),
+                "ecrAccount": shared.ecr.account(),
+                "ecrRegion": shared.ecr.region(),
             }),
         )),
         (Method::GET, ["faults"]) => Ok(json_response(StatusCode::OK, &to_json(&shared.faults.config()))),
@@ -106,6 +111,7 @@ pub async fn handle(
             let removed = shared.images.remove(image);
             Ok(json_response(StatusCode::OK, &json!({"image": image, "removed": removed})))
         }
+        (_, ["ecr", ecr_rest @ ..]) => crate::ecr::admin::handle(shared, req, ecr_rest, query).await,
         (Method::POST, ["compact"]) => {
             shared.store.compact();
             Ok(json_response(StatusCode::OK, &json!({"compactedThrough": shared.store.resource_version().to_string()})))

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::clock::rfc3339;
 use crate::json;
 use crate::kinds::Kind;
-use crate::store::{Store, Subresource};
+use crate::store::{Noted, Store, Subresource};
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +31,14 @@ impl EventType {
     }
 }
 
+/// What makes two events the same: involved object uid, field path, reason, message, reporter.
+type EventKey = (String, String, String, String, String);
+
 /// Records events into the store, aggregating repeats.
 #[derive(Debug)]
 pub struct Recorder {
     store: Arc<Store>,
-    seen: Mutex<HashMap<(String, String, String, String, String), (String, String)>>,
+    seen: Mutex<HashMap<EventKey, (String, String)>>,
 }
 
 impl Recorder {
@@ -115,7 +118,7 @@ impl Recorder {
             "reportingComponent": component,
             "reportingInstance": host,
         });
-        if self.store.create(Kind::Event, &ns, event, false).is_ok() {
+        if self.store.create(Kind::Event, &ns, event, false).noted(&self.store, "recording an event").is_some() {
             self.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (ns, name));
         }
     }

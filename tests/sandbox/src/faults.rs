@@ -4,7 +4,8 @@
 //! draws every decision from the sandbox's seeded generator, so a run with the same seed and the same
 //! request sequence fails the same way. It can answer requests with 429 (with `Retry-After`), 500 or
 //! 503, add latency, fail writes with 409 Conflict as if another writer had raced, end watch streams
-//! after a number of events or a time, expire resourceVersions, and pause the controllers.
+//! after a number of events or a time, expire resourceVersions, pause the controllers, and answer a
+//! fraction of ECR calls with `ThrottlingException` (latency applies to ECR calls too).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -68,6 +69,9 @@ pub struct FaultConfig {
     /// Stop the pod simulator until unpaused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pause_kubelet: bool,
+    /// The fraction of ECR calls answered with `ThrottlingException` (which AWS SDKs retry).
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub ecr_throttle_probability: f64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -92,6 +96,7 @@ impl FaultConfig {
         for (name, p) in [
             ("writeConflictProbability", self.write_conflict_probability),
             ("watchExpiredProbability", self.watch_expired_probability),
+            ("ecrThrottleProbability", self.ecr_throttle_probability),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name}: {p} is not within [0, 1]"));
@@ -176,6 +181,12 @@ impl Faults {
         self.rng.chance(p)
     }
 
+    /// Decides whether this ECR call is throttled.
+    pub fn ecr_throttle(&self) -> bool {
+        let p = self.config.read().unwrap_or_else(|p| p.into_inner()).ecr_throttle_probability;
+        self.rng.chance(p)
+    }
+
     /// When to end a watch stream: after how many events and after how long.
     pub fn watch_limits(&self) -> (Option<u32>, Option<Duration>) {
         let cfg = self.config.read().unwrap_or_else(|p| p.into_inner());
@@ -247,6 +258,18 @@ mod tests {
         assert!(e.starts_with("errors[0].status"), "{e}");
         let e = f.set(FaultConfig { write_conflict_probability: 2.0, ..Default::default() }).unwrap_err();
         assert!(e.starts_with("writeConflictProbability"), "{e}");
+    }
+
+    #[test]
+    fn ecr_throttling_follows_its_probability() {
+        let f = Faults::new(5);
+        assert!((0..100).all(|_| !f.ecr_throttle()));
+        f.set(FaultConfig { ecr_throttle_probability: 1.0, ..Default::default() }).unwrap();
+        assert!((0..100).all(|_| f.ecr_throttle()));
+        let cfg: FaultConfig = serde_json::from_str(r#"{"ecrThrottleProbability":0.25,"latencyMs":5}"#).unwrap();
+        assert_eq!((cfg.ecr_throttle_probability, cfg.latency_ms), (0.25, 5));
+        let e = f.set(FaultConfig { ecr_throttle_probability: 1.5, ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("ecrThrottleProbability"), "{e}");
     }
 
     #[test]

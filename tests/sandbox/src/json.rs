@@ -52,6 +52,21 @@ pub fn remove(v: &mut Value, path: &[&str]) -> Option<Value> {
     cur.as_object_mut()?.remove(*last)
 }
 
+/// Removes every `null` member of every object, recursively. The API server decodes bodies into
+/// typed structs, where `null` and absent are the same thing; storing what it would store keeps
+/// equality checks (a rolled-back template against its ReplicaSet's) from tripping over
+/// `"creationTimestamp": null`, which kubectl sends in pod templates.
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
 /// `metadata.name`.
 pub fn name(v: &Value) -> &str {
     get_str(v, &["metadata", "name"]).unwrap_or("")
@@ -135,6 +150,13 @@ mod tests {
         assert_eq!(annotation(&v, "a"), None);
         assert_eq!(remove(&mut v, &["metadata", "annotations", "b"]), Some(json!("2")));
         assert_eq!(remove(&mut v, &["nope", "x"]), None);
+    }
+
+    #[test]
+    fn nulls_are_stripped_at_every_depth() {
+        let mut v = json!({"a": null, "b": {"c": null, "d": [{"e": null, "f": 1}]}});
+        strip_nulls(&mut v);
+        assert_eq!(v, json!({"b": {"d": [{"f": 1}]}}));
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub static KINDS: &[KindInfo] = &[
         namespaced: true,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &["status", "log"],
+        subresources: &["status", "log", "binding"],
         has_generation: false,
     },
     KindInfo {

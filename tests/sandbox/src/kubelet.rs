@@ -26,7 +26,7 @@ use crate::events::{EventType, Recorder};
 use crate::images::{ImageBehaviour, PullOutcome};
 use crate::json;
 use crate::kinds::Kind;
-use crate::store::{EventType as Change, Subresource};
+use crate::store::{EventType as Change, Noted, Subresource};
 
 const BACKOFF_BASE: i64 = 10;
 const BACKOFF_MAX: i64 = 300;
@@ -72,6 +72,14 @@ pub fn valid_image_reference(image: &str) -> bool {
     }
     let mut parts: Vec<&str> = name.split('/').collect();
     if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let (host, port) = match parts[0].split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (parts[0], None),
+        };
+        let host_ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+        if !host_ok || port.is_some_and(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+            return false;
+        }
         parts.remove(0);
     }
     !parts.is_empty()
@@ -239,6 +247,9 @@ fn state_json(s: &State) -> Value {
     }
 }
 
+/// A step due: (time, sequence, container index, container instance, action).
+type Step = Reverse<(Timestamp, u64, usize, u32, Action)>;
+
 #[derive(Debug)]
 struct PodRun {
     ns: String,
@@ -252,7 +263,7 @@ struct PodRun {
     initialized_at: Option<Timestamp>,
     terminating: bool,
     /// Steps due: (time, sequence, container index, instance, action).
-    steps: BinaryHeap<Reverse<(Timestamp, u64, usize, u32, Action)>>,
+    steps: BinaryHeap<Step>,
     conditions: BTreeMap<&'static str, (bool, Timestamp)>,
     remove_at: Option<Timestamp>,
 }
@@ -267,9 +278,9 @@ struct Kubelet {
     next_ip: u32,
 }
 
-/// Runs the scheduler and kubelet until shutdown.
-pub async fn run(shared: Arc<Shared>) {
-    let mut feed = shared.store.observe();
+/// Runs the scheduler and kubelet until shutdown, driven by `feed` (the store's change feed,
+/// subscribed before any pod it must run is created).
+pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedReceiver<Arc<crate::store::WatchEvent>>) {
     let mut pauses = shared.faults.pauses();
     let mut k = Kubelet {
         recorder: Recorder::new(shared.store.clone()),
@@ -471,11 +482,8 @@ impl Kubelet {
             let run = self.pods.get(uid).expect("caller checked");
             (run.ns.clone(), run.name.clone())
         };
-        let _ = self.shared.store.modify(Kind::Pod, &ns, &name, Subresource::Main, false, |cur| {
-            let mut n = cur.clone();
-            json::set(&mut n, &["spec", "nodeName"], json!(crate::NODE_NAME));
-            Ok(n)
-        });
+        // Bound by an earlier sandbox run of this pod, or by a client through pods/binding: both fine.
+        let _ = self.shared.store.bind(&ns, &name, crate::NODE_NAME);
         self.recorder.record(
             pod,
             None,
@@ -603,8 +611,8 @@ impl Kubelet {
                     c.ready_fail_streak = 0;
                     c.live_fail_streak = 0;
                     c.startup_passed = c.startup.is_none();
-                    events.push((EventType::Normal, "Created", format!("Created container {}", c.name)));
-                    events.push((EventType::Normal, "Started", format!("Started container {}", c.name)));
+                    events.push((EventType::Normal, "Created", format!("Created container: {}", c.name)));
+                    events.push((EventType::Normal, "Started", format!("Started container: {}", c.name)));
                     self.shared.logs.start_instance(uid, &c.name);
                     self.shared.logs.append(uid, &c.name, at, &b.log_lines);
                     if c.init {
@@ -874,11 +882,14 @@ impl Kubelet {
             status["initContainerStatuses"] = Value::Array(inits.iter().map(|c| c.status_json()).collect());
         }
         let (ns, name) = (run.ns.clone(), run.name.clone());
-        let _ = self.shared.store.modify(Kind::Pod, &ns, &name, Subresource::Status, false, |cur| {
-            let mut n = cur.clone();
-            n["status"] = status;
-            Ok(n)
-        });
+        let store = &self.shared.store;
+        store
+            .modify(Kind::Pod, &ns, &name, Subresource::Status, false, |cur| {
+                let mut n = cur.clone();
+                n["status"] = status;
+                Ok(n)
+            })
+            .noted(store, "the kubelet's pod status update");
     }
 }
 

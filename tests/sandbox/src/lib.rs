@@ -3,14 +3,18 @@
 //! It serves the Kubernetes API over plain HTTP/1.1 on 127.0.0.1 (JSON only), runs the Deployment
 //! and ReplicaSet controllers as Kubernetes implements them and a pod simulator with probes, image
 //! pulls, crash loops, events and logs, all on a scaled clock, with seeded fault injection. The real
-//! `kubectl` and kube-rs work against it unchanged.
+//! `kubectl` and kube-rs work against it unchanged. The same port serves an emulated ECR (`ecr`)
+//! that aws-sdk-ecr and the aws CLI accept; the simulated kubelet pulls images under its registry
+//! host only if they were pushed there.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use rollout_sandbox::{ImageBehaviour, Sandbox};
+//! use rollout_sandbox::{ImageBehaviour, PushOptions, Sandbox};
 //!
 //! let sandbox = Sandbox::builder().time_scale(0.01).seed(7).start().await?;
 //! sandbox.images().set("registry.example/app:broken", ImageBehaviour::crashing(1, 2.0, &["panic: no config"])).unwrap();
+//! sandbox.ecr().create_repository("app").unwrap();
+//! sandbox.ecr().push_image("app", &["1.0.0"], PushOptions::default()).unwrap(); // <registry_host>/app:1.0.0
 //! sandbox.write_kubeconfig("/tmp/kubeconfig")?; // KUBECONFIG=/tmp/kubeconfig kubectl get deploy
 //! sandbox.shutdown().await;
 //! # Ok(()) }
@@ -21,6 +25,7 @@ pub mod admission;
 pub mod api;
 pub mod clock;
 pub mod controller;
+pub mod ecr;
 pub mod error;
 pub mod events;
 pub mod faults;
@@ -46,6 +51,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use clock::Clock;
+pub use ecr::{Ecr, PushOptions};
 pub use faults::{ErrorRule, FaultConfig, Faults};
 pub use images::{ImageBehaviour, ImagePuller, Images, PullOutcome};
 pub use kinds::Kind;
@@ -76,6 +82,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// The seed of every random decision.
     pub seed: u64,
+    /// The emulated ECR registry.
+    pub ecr: Arc<Ecr>,
 }
 
 /// Configures and starts a sandbox.
@@ -86,11 +94,21 @@ pub struct SandboxBuilder {
     seed: u64,
     token: Option<String>,
     history_limit: usize,
+    ecr_account: String,
+    ecr_region: String,
 }
 
 impl Default for SandboxBuilder {
     fn default() -> Self {
-        Self { port: 0, time_scale: 1.0, seed: 0, token: None, history_limit: store::DEFAULT_HISTORY_LIMIT }
+        Self {
+            port: 0,
+            time_scale: 1.0,
+            seed: 0,
+            token: None,
+            history_limit: store::DEFAULT_HISTORY_LIMIT,
+            ecr_account: ecr::DEFAULT_ACCOUNT.to_string(),
+            ecr_region: ecr::DEFAULT_REGION.to_string(),
+        }
     }
 }
 
@@ -126,27 +144,49 @@ impl SandboxBuilder {
         self
     }
 
+    /// The AWS account of the sandbox registry (12 digits; default `123456789012`).
+    pub fn ecr_account(mut self, account: impl Into<String>) -> Self {
+        self.ecr_account = account.into();
+        self
+    }
+
+    /// The AWS region of the sandbox registry (default `ap-southeast-2`).
+    pub fn ecr_region(mut self, region: impl Into<String>) -> Self {
+        self.ecr_region = region.into();
+        self
+    }
+
     /// Binds the port and starts the API server, the controllers and the pod simulator.
     pub async fn start(self) -> std::io::Result<Sandbox> {
+        ecr::check_account_and_region(&self.ecr_account, &self.ecr_region)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let clock = Clock::new(self.time_scale);
         let rng = Arc::new(rng::Rng::new(self.seed));
+        let images = Arc::new(Images::default());
+        let ecr = Arc::new(Ecr::new(&self.ecr_account, &self.ecr_region, clock.clone(), images.clone()));
+        images.set_puller(ecr.puller());
         let store = Arc::new(Store::new(clock, rng, self.history_limit));
         let shared = Arc::new(Shared {
             store,
             faults: Faults::new(self.seed),
-            images: Arc::new(Images::default()),
+            images,
             logs: Arc::new(logs::LogStore::default()),
             token: self.token,
             addr,
             shutdown: CancellationToken::new(),
             seed: self.seed,
+            ecr,
         });
+        // The controllers and the kubelet subscribe to the change feed before this returns, so no
+        // change a caller makes after `start` can slip past them.
+        let controller_feed = shared.store.observe();
+        let kubelet_feed = shared.store.observe();
         let tasks = vec![
             tokio::spawn(serve(listener, shared.clone())),
-            tokio::spawn(controller::run(shared.clone())),
-            tokio::spawn(kubelet::run(shared.clone())),
+            tokio::spawn(controller::run(shared.clone(), controller_feed)),
+            tokio::spawn(kubelet::run(shared.clone(), kubelet_feed)),
         ];
         Ok(Sandbox { shared, tasks })
     }
@@ -237,9 +277,32 @@ impl Sandbox {
         &self.shared.faults
     }
 
+    /// The emulated ECR registry: push images, run lifecycle policies, read what it holds.
+    pub fn ecr(&self) -> &Arc<Ecr> {
+        &self.shared.ecr
+    }
+
+    /// The sandbox registry's host, `<account>.dkr.ecr.<region>.amazonaws.com`: images under it pull
+    /// only if they were pushed to the sandbox ECR.
+    pub fn registry_host(&self) -> String {
+        self.shared.ecr.registry_host().to_string()
+    }
+
+    /// The ECR endpoint URL for aws-sdk-ecr and the aws CLI (`AWS_ENDPOINT_URL_ECR`): the same server
+    /// as the Kubernetes API.
+    pub fn ecr_endpoint(&self) -> String {
+        self.url()
+    }
+
     /// The simulated clock.
     pub fn clock(&self) -> &Clock {
         self.shared.store.clock()
+    }
+
+    /// Writes of the simulated controllers and kubelet that the API server rejected: empty unless
+    /// the sandbox itself has a bug. Tests assert it stays empty.
+    pub fn internal_errors(&self) -> Vec<String> {
+        self.shared.store.internal_errors()
     }
 
     /// Stops the server, the controllers and the pod simulator, and waits for them.

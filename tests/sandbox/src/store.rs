@@ -138,6 +138,8 @@ struct State {
     /// older version cannot be served and get `410 Expired`.
     compacted_through: u64,
     observers: Vec<mpsc::UnboundedSender<Arc<WatchEvent>>>,
+    /// Writes of the simulated controllers and kubelet that the API server rejected.
+    internal_errors: Vec<String>,
 }
 
 /// The object store. Cheap to share behind an `Arc`.
@@ -199,6 +201,20 @@ impl Store {
         let mut st = self.lock();
         st.compacted_through = st.rv;
         st.history.clear();
+    }
+
+    /// Records a write of a simulated component that the API server rejected: always a sandbox bug
+    /// when it is a validation or request error, so tests assert there are none.
+    pub fn note(&self, what: &str, err: &ApiError) {
+        if matches!(err.code, 400 | 415 | 422 | 500) {
+            tracing::error!("sandbox: {what} was rejected: {}", err.message);
+            self.lock().internal_errors.push(format!("{what}: {}", err.message));
+        }
+    }
+
+    /// Every write of a simulated component that was rejected (see `note`); empty in a healthy sandbox.
+    pub fn internal_errors(&self) -> Vec<String> {
+        self.lock().internal_errors.clone()
     }
 
     /// One object.
@@ -323,6 +339,7 @@ impl Store {
         obj_map.insert("apiVersion".into(), Value::String(info.api_version()));
         obj_map.insert("kind".into(), Value::String(info.name.into()));
         reset_status_on_create(kind, &mut obj);
+        json::strip_nulls(&mut obj);
         admission::apply_defaults(kind, &mut obj);
         let errors = admission::validate(kind, &obj, None);
         if !errors.is_empty() {
@@ -388,6 +405,7 @@ impl Store {
             ));
         }
         prepare_update(kind, &mut new, &old, sub);
+        json::strip_nulls(&mut new);
         admission::apply_defaults(kind, &mut new);
         let errors = admission::validate(kind, &new, Some(&old));
         if !errors.is_empty() {
@@ -405,6 +423,41 @@ impl Store {
             return Ok((out, true));
         }
         Ok((self.commit(&mut st, kind, key, Some(new), EventType::Modified), true))
+    }
+
+    /// Binds a pod to a node, as the `pods/binding` subresource does: the only way `spec.nodeName`
+    /// changes after creation. A pod bound elsewhere already is a conflict.
+    pub fn bind(&self, ns: &str, name: &str, node: &str) -> Result<Arc<Value>, ApiError> {
+        let info = Kind::Pod.info();
+        let mut st = self.lock();
+        let key = (ns.to_string(), name.to_string());
+        let old = st
+            .objects
+            .get(&Kind::Pod)
+            .and_then(|m| m.get(&key))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(info, name))?;
+        if json::is_deleting(&old) {
+            return Err(ApiError::conflict_msg(
+                info,
+                name,
+                format!("pod {name} is being deleted, cannot be assigned to a host"),
+            ));
+        }
+        match json::get_str(&old, &["spec", "nodeName"]).filter(|n| !n.is_empty()) {
+            Some(n) if n == node => return Ok(old),
+            Some(n) => {
+                return Err(ApiError::conflict_msg(
+                    info,
+                    name,
+                    format!("pod {name} is already assigned to node {n:?}"),
+                ));
+            }
+            None => {}
+        }
+        let mut new = (*old).clone();
+        json::set(&mut new, &["spec", "nodeName"], json!(node));
+        Ok(self.commit(&mut st, Kind::Pod, key, Some(new), EventType::Modified))
     }
 
     /// Creates the object if it does not exist, otherwise modifies it: server-side apply.
@@ -600,6 +653,24 @@ impl Store {
     }
 }
 
+/// Records rejected internal writes instead of dropping them silently.
+pub trait Noted<T> {
+    /// The value, or `None` after recording the error with `Store::note`.
+    fn noted(self, store: &Store, what: &str) -> Option<T>;
+}
+
+impl<T> Noted<T> for Result<T, ApiError> {
+    fn noted(self, store: &Store, what: &str) -> Option<T> {
+        match self {
+            Ok(v) => Some(v),
+            Err(e) => {
+                store.note(what, &e);
+                None
+            }
+        }
+    }
+}
+
 /// The namespace key of an object of `kind`: empty for cluster-scoped kinds.
 fn scope(kind: Kind, ns: &str) -> String {
     if kind.info().namespaced { ns.to_string() } else { String::new() }
@@ -725,7 +796,11 @@ mod tests {
     }
 
     fn deployment(name: &str) -> Value {
-        json!({"metadata": {"name": name, "labels": {"app": name}}, "spec": {"replicas": 1}})
+        json!({"metadata": {"name": name, "labels": {"app": name}}, "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "app:1"}]}}
+        }})
     }
 
     #[test]
@@ -838,7 +913,7 @@ mod tests {
     #[test]
     fn bound_pods_are_deleted_gracefully() {
         let s = store();
-        let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n", "containers": []}});
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "c:1"}]}});
         s.create(Kind::Pod, "default", pod, false).unwrap();
         let p = s.delete(Kind::Pod, "default", "p", &DeleteOptions::default()).unwrap();
         assert!(json::is_deleting(&p));

@@ -86,6 +86,12 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let query = Query::parse(req.uri().query());
 
+    // ECR calls (awsJson1_1: `POST /` with an ECR `X-Amz-Target`) share the port. They carry their
+    // own SigV4 credentials instead of the bearer token, so they are answered before anything else.
+    if crate::ecr::api::is_ecr_request(&req) {
+        return Ok(crate::ecr::api::handle(shared, req).await);
+    }
+
     // Health and version answer without credentials, as the real server's public-info role allows.
     match segs.as_slice() {
         ["version"] => return Ok(json_response(StatusCode::OK, &discovery::version())),
@@ -252,7 +258,7 @@ async fn dispatch(
     let info = t.kind.info();
     match (verb, t.subresource.as_deref()) {
         ("list", None) => list(shared, &t, &q, as_table),
-        ("watch", None) => watch::serve(shared.clone(), t.kind, t.namespace.clone(), &q),
+        ("watch", None) => watch::serve(shared.clone(), t.kind, t.namespace.clone(), &q, as_table),
         ("get", None | Some("status")) => {
             let obj = store.get(t.kind, &ns, t.name.as_deref().unwrap_or(""))?;
             if as_table && t.subresource.is_none() {
@@ -269,6 +275,18 @@ async fn dispatch(
             Ok(json_response(StatusCode::OK, &scale_of(&obj)))
         }
         ("get", Some("log")) => pod_log(shared, &ns, t.name.as_deref().unwrap_or(""), &q),
+        ("create", Some("binding")) => {
+            let (ct, body) = read_body(req).await?;
+            let binding = decode_object(ct.as_deref(), &body)?;
+            let node = json::get_str(&binding, &["target", "name"]).filter(|n| !n.is_empty()).ok_or_else(|| {
+                ApiError::unprocessable("Binding.meta.k8s.io \"\" is invalid: target.name: Required value")
+            })?;
+            store.bind(&ns, t.name.as_deref().unwrap_or(""), node)?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
+        }
         ("create", None) => {
             if t.name.is_some() {
                 return Err(ApiError::method_not_allowed("POST", info.plural));

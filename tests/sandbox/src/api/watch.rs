@@ -41,12 +41,24 @@ struct Filter {
     namespace: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// `kubectl get -w` asks for every object as a one-row Table.
+    as_table: bool,
 }
 
 impl Filter {
     fn passes(&self, obj: &Value) -> bool {
         self.namespace.as_deref().is_none_or(|ns| json::namespace(obj) == ns)
             && matches(obj, &self.labels, &self.fields)
+    }
+
+    /// The line for a store event, if anything is sent.
+    fn line(&self, ev: &WatchEvent, now: jiff::Timestamp) -> Option<Bytes> {
+        let (t, obj) = self.render(ev)?;
+        if self.as_table {
+            let rv = json::get_str(&obj, &["metadata", "resourceVersion"]).unwrap_or("").to_string();
+            return Some(line(t.as_str(), &super::table::table(self.kind, &[&obj], &rv, None, now)));
+        }
+        Some(line(t.as_str(), &obj))
     }
 
     /// What to send for a store event, if anything.
@@ -112,6 +124,7 @@ pub fn serve(
     kind: Kind,
     namespace: Option<String>,
     q: &Query,
+    as_table: bool,
 ) -> Result<Response<Body>, ApiError> {
     let (labels, fields) = selectors(q, kind)?;
     let send_initial = q.flag("sendInitialEvents");
@@ -138,6 +151,20 @@ pub fn serve(
         Some(n) => WatchStart::After(n),
     };
     if let WatchStart::After(n) = start
+        && n > shared.store.resource_version()
+    {
+        // The API server's watch cache waits a moment for a version it has not reached, then gives up.
+        return Err(ApiError {
+            code: 504,
+            reason: "Timeout",
+            message: format!("Too large resource version: {n}, current: {}", shared.store.resource_version()),
+            details: Some(
+                json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+            ),
+            retry_after: Some(1),
+        });
+    }
+    if let WatchStart::After(n) = start
         && shared.faults.watch_expired()
     {
         return Ok(expired_response(&ApiError::expired(n, shared.store.resource_version())));
@@ -147,7 +174,7 @@ pub fn serve(
         Err(e) if e.code == 410 => return Ok(expired_response(&e)),
         Err(e) => return Err(e),
     };
-    let filter = Filter { kind, namespace, labels, fields };
+    let filter = Filter { kind, namespace, labels, fields, as_table };
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(run(shared, filter, sub, send_initial, allow_bookmarks, timeout, tx));
     Ok(streaming(rx))
@@ -180,9 +207,10 @@ async fn run(
         };
         futures::future::Either::Right(async move { tx.send(bytes).await.is_ok() && !stop })
     };
+    let clock = shared.store.clock().clone();
     for ev in &sub.initial {
-        if let Some((t, obj)) = filter.render(ev)
-            && !send(line(t.as_str(), &obj), &mut budget).await
+        if let Some(l) = filter.line(ev, clock.now())
+            && !send(l, &mut budget).await
         {
             return;
         }
@@ -205,8 +233,8 @@ async fn run(
             r = live.recv() => match r {
                 Ok(ev) => {
                     last_rv = ev.rv;
-                    if let Some((t, obj)) = filter.render(&ev)
-                        && !send(line(t.as_str(), &obj), &mut budget).await
+                    if let Some(l) = filter.line(&ev, clock.now())
+                        && !send(l, &mut budget).await
                     {
                         return;
                     }
@@ -237,6 +265,7 @@ mod tests {
             namespace: Some("default".into()),
             labels: LabelSelector::parse("app=web").unwrap(),
             fields: FieldSelector::default(),
+            as_table: false,
         };
         let (t, _) = f.render(&ev(EventType::Modified, pod("web"), Some(pod("x")))).unwrap();
         assert_eq!(t, EventType::Added);

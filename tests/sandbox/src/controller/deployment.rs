@@ -24,7 +24,7 @@ use crate::events::EventType;
 use crate::json;
 use crate::kinds::Kind;
 use crate::selector::LabelSelector;
-use crate::store::Subresource;
+use crate::store::{Noted, Subresource};
 
 const PROGRESSING: &str = "Progressing";
 const AVAILABLE: &str = "Available";
@@ -98,7 +98,7 @@ impl Sync<'_, '_> {
                 }
                 Ok(n)
             });
-        if let Ok((stored, _)) = result {
+        if let Some((stored, _)) = result.noted(self.ctx.store, "the deployment controller's status update") {
             self.obj = stored;
         }
     }
@@ -151,19 +151,22 @@ impl Sync<'_, '_> {
                 }
                 Ok(n)
             })
-            .ok()
+            .noted(self.ctx.store, "adopting a replica set")
             .map(|(o, _)| Rs::from_json(&o))
     }
 
     fn release(&self, rs: &Rs) {
         let uid = self.d.uid.clone();
-        let _ = self.ctx.store.modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Main, false, |cur| {
-            let mut n = cur.clone();
-            if let Some(a) = n.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
-            }
-            Ok(n)
-        });
+        self.ctx
+            .store
+            .modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Main, false, |cur| {
+                let mut n = cur.clone();
+                if let Some(a) = n.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                    a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+                }
+                Ok(n)
+            })
+            .noted(self.ctx.store, "releasing a replica set");
     }
 
     /// `checkPausedConditions`.
@@ -215,7 +218,9 @@ impl Sync<'_, '_> {
                         json::set(&mut n, &["spec", "minReadySeconds"], json!(min_ready));
                         Ok(n)
                     });
-                return written.ok().map(|(o, _)| Rs::from_json(&o));
+                return written
+                    .noted(self.ctx.store, "updating the new replica set's annotations")
+                    .map(|(o, _)| Rs::from_json(&o));
             }
             let mut needs_update =
                 set_deployment_revision(&mut self.d, rs.annotations.get(REVISION).cloned().unwrap_or_default());
@@ -459,7 +464,7 @@ impl Sync<'_, '_> {
             json::set_annotation(&mut n, super::model::MAX_REPLICAS, Some(max.to_string()));
             Ok(n)
         });
-        let Ok((stored, _)) = written else { return false };
+        let Some((stored, _)) = written.noted(self.ctx.store, "scaling a replica set") else { return false };
         *rs = Rs::from_json(&stored);
         if size_needs_update {
             self.event(
@@ -484,7 +489,10 @@ impl Sync<'_, '_> {
             if rs.status_replicas != 0 || rs.replicas != 0 || rs.generation > rs.observed_generation || rs.deleting {
                 continue;
             }
-            let _ = self.ctx.store.delete(Kind::ReplicaSet, &rs.ns, &rs.name, &Default::default());
+            self.ctx
+                .store
+                .delete(Kind::ReplicaSet, &rs.ns, &rs.name, &Default::default())
+                .noted(self.ctx.store, "cleaning up an old replica set");
         }
     }
 
@@ -646,7 +654,7 @@ impl Sync<'_, '_> {
     }
 
     /// `scale`: proportional scaling of every active ReplicaSet.
-    fn scale(&mut self, mut new_rs: Option<&mut Rs>, old: &mut Vec<Rs>) {
+    fn scale(&mut self, mut new_rs: Option<&mut Rs>, old: &mut [Rs]) {
         // FindActiveOrLatest
         old.sort_by_key(|r| std::cmp::Reverse(r.age_key()));
         let active: Vec<usize> = (0..old.len()).filter(|i| old[*i].replicas > 0).collect();

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Ctx, Requeue, Work};
 use crate::json;
 use crate::kinds::Kind;
-use crate::store::{DeleteOptions, Propagation, Subresource, all_kinds};
+use crate::store::{DeleteOptions, Noted, Propagation, Subresource, all_kinds};
 
 fn refs_to(obj: &Value, uid: &str) -> bool {
     json::get(obj, &["metadata", "ownerReferences"])
@@ -31,16 +31,18 @@ fn has_finalizer(obj: &Value, f: &str) -> bool {
 }
 
 fn remove_finalizer(ctx: &Ctx<'_>, kind: Kind, ns: &str, name: &str, f: &str) {
-    let _ = ctx.store.modify(kind, ns, name, Subresource::Main, false, |cur| {
-        let mut n = cur.clone();
-        if let Some(a) = n.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
-            a.retain(|x| x != f);
-            if a.is_empty() {
-                json::remove(&mut n, &["metadata", "finalizers"]);
+    ctx.store
+        .modify(kind, ns, name, Subresource::Main, false, |cur| {
+            let mut n = cur.clone();
+            if let Some(a) = n.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+                a.retain(|x| x != f);
+                if a.is_empty() {
+                    json::remove(&mut n, &["metadata", "finalizers"]);
+                }
             }
-        }
-        Ok(n)
-    });
+            Ok(n)
+        })
+        .noted(ctx.store, "removing a finalizer");
 }
 
 /// Handles the dependents of an owner that is gone or being deleted.
@@ -56,16 +58,18 @@ pub fn sync_owner(ctx: &Ctx<'_>, kind: Kind, ns: &str, name: &str, uid: &str) ->
         }
         Some(o) if has_finalizer(&o, "orphan") => {
             for (k, d) in deps {
-                let _ = ctx.store.modify(k, json::namespace(&d), json::name(&d), Subresource::Main, false, |cur| {
-                    let mut n = cur.clone();
-                    if let Some(a) = n.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                        a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
-                        if a.is_empty() {
-                            json::remove(&mut n, &["metadata", "ownerReferences"]);
+                ctx.store
+                    .modify(k, json::namespace(&d), json::name(&d), Subresource::Main, false, |cur| {
+                        let mut n = cur.clone();
+                        if let Some(a) = n.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                            a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
+                            if a.is_empty() {
+                                json::remove(&mut n, &["metadata", "ownerReferences"]);
+                            }
                         }
-                    }
-                    Ok(n)
-                });
+                        Ok(n)
+                    })
+                    .noted(ctx.store, "orphaning a dependent");
             }
             remove_finalizer(ctx, kind, ns, name, "orphan");
         }
@@ -77,7 +81,9 @@ pub fn sync_owner(ctx: &Ctx<'_>, kind: Kind, ns: &str, name: &str, uid: &str) ->
             let opts = DeleteOptions { propagation: Propagation::Foreground, ..Default::default() };
             for (k, d) in &deps {
                 if !json::is_deleting(d) {
-                    let _ = ctx.store.delete(*k, json::namespace(d), json::name(d), &opts);
+                    ctx.store
+                        .delete(*k, json::namespace(d), json::name(d), &opts)
+                        .noted(ctx.store, "deleting a dependent");
                 }
             }
             // Checked again when a dependent goes away (its deletion enqueues its owner check) and,
@@ -115,7 +121,7 @@ fn orphan_check(ctx: &Ctx<'_>, kind: Kind, ns: &str, name: &str) {
         }
     });
     if !alive && !json::is_deleting(&obj) {
-        let _ = ctx.store.delete(kind, ns, name, &DeleteOptions::default());
+        ctx.store.delete(kind, ns, name, &DeleteOptions::default()).noted(ctx.store, "collecting an orphan");
     }
 }
 

@@ -56,11 +56,11 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
 }
 
-/// Runs the controllers until shutdown.
-pub async fn run(shared: Arc<Shared>) {
+/// Runs the controllers until shutdown, driven by `feed` (the store's change feed, subscribed
+/// before any change the controllers must see).
+pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedReceiver<Arc<WatchEvent>>) {
     let store = shared.store.clone();
     let recorder = Recorder::new(store.clone());
-    let mut feed = store.observe();
     let mut pauses = shared.faults.pauses();
     let mut queue: VecDeque<Work> = VecDeque::new();
     let mut queued: HashSet<Work> = HashSet::new();
@@ -71,6 +71,16 @@ pub async fn run(shared: Arc<Shared>) {
             queue.push_back(w);
         }
     };
+    // Like an informer's initial list: everything that already exists is synced once.
+    for (kind, make) in
+        [(Kind::Deployment, Work::Deployment as fn(String, String) -> Work), (Kind::ReplicaSet, Work::ReplicaSet)]
+    {
+        if let Ok(page) = store.list(kind, None, &|_| true, None, None) {
+            for obj in page.items {
+                push(make(json::namespace(&obj).to_string(), json::name(&obj).to_string()), &mut queue, &mut queued);
+            }
+        }
+    }
     loop {
         while let Ok(ev) = feed.try_recv() {
             for w in work_for(&store, &ev) {

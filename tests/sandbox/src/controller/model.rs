@@ -416,9 +416,27 @@ impl Rs {
 }
 
 /// `EqualIgnoreHash`: two pod templates are the same if they differ only in the
-/// `pod-template-hash` label.
+/// `pod-template-hash` label. Like apimachinery's semantic equality, empty and absent maps and
+/// lists are the same (kubectl sends `"resources": {}` for a container without resources).
 pub fn equal_ignore_hash(a: &Value, b: &Value) -> bool {
-    strip_hash(a) == strip_hash(b)
+    let (mut a, mut b) = (strip_hash(a), strip_hash(b));
+    prune_empty(&mut a);
+    prune_empty(&mut b);
+    a == b
+}
+
+/// Removes nulls and empty objects and arrays, recursively.
+fn prune_empty(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.values_mut().for_each(prune_empty);
+            m.retain(|_, x| {
+                !(x.is_null() || x.as_object().is_some_and(Map::is_empty) || x.as_array().is_some_and(Vec::is_empty))
+            });
+        }
+        Value::Array(a) => a.iter_mut().for_each(prune_empty),
+        _ => {}
+    }
 }
 
 fn strip_hash(t: &Value) -> Value {
@@ -436,8 +454,10 @@ fn strip_hash(t: &Value) -> Value {
 /// then each decimal digit of the sum mapped into the same consonant-and-digit alphabet Kubernetes
 /// uses, so hashes are label-safe and look like real ones (`7d4b9c8f6`).
 pub fn pod_template_hash(template: &Value, collision_count: Option<i32>) -> String {
+    let mut template = template.clone();
+    prune_empty(&mut template);
     let mut bytes = Vec::new();
-    canonical(template, &mut bytes);
+    canonical(&template, &mut bytes);
     if let Some(c) = collision_count {
         bytes.extend_from_slice(&(c as u64).to_le_bytes());
     }
@@ -537,6 +557,10 @@ mod tests {
         assert!(equal_ignore_hash(&a, &b));
         let c = json!({"metadata": {"labels": {"app": "db"}}, "spec": {}});
         assert!(!equal_ignore_hash(&a, &c));
+        let with_empty = json!({"metadata": {"labels": {"app": "web"}, "creationTimestamp": null},
+            "spec": {"containers": [{"name": "a", "resources": {}, "env": []}]}});
+        let without = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "a"}]}});
+        assert!(equal_ignore_hash(&with_empty, &without), "empty and absent are semantically equal");
     }
 
     #[test]

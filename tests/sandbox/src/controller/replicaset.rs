@@ -17,7 +17,7 @@ use crate::events::EventType;
 use crate::json;
 use crate::kinds::Kind;
 use crate::selector::LabelSelector;
-use crate::store::{DeleteOptions, Subresource};
+use crate::store::{DeleteOptions, Noted, Subresource};
 
 const COMPONENT: &str = "replicaset-controller";
 
@@ -114,19 +114,22 @@ fn claim_pods(ctx: &Ctx<'_>, obj: &Value, rs: &Rs, selector: &LabelSelector) -> 
                     owned.push(pod);
                 } else if !rs.deleting {
                     let uid = rs.uid.clone();
-                    let _ = ctx.store.modify(Kind::Pod, &rs.ns, json::name(&pod), Subresource::Main, false, |cur| {
-                        let mut n = cur.clone();
-                        if let Some(a) = n.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                            a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
-                        }
-                        Ok(n)
-                    });
+                    ctx.store
+                        .modify(Kind::Pod, &rs.ns, json::name(&pod), Subresource::Main, false, |cur| {
+                            let mut n = cur.clone();
+                            if let Some(a) = n.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                                a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+                            }
+                            Ok(n)
+                        })
+                        .noted(ctx.store, "releasing a pod");
                 }
             }
             None if matches && !rs.deleting && !json::is_deleting(&pod) => {
                 let owner = owner_ref(obj);
-                if let Ok((adopted, _)) =
-                    ctx.store.modify(Kind::Pod, &rs.ns, json::name(&pod), Subresource::Main, false, |cur| {
+                if let Some((adopted, _)) = ctx
+                    .store
+                    .modify(Kind::Pod, &rs.ns, json::name(&pod), Subresource::Main, false, |cur| {
                         let mut n = cur.clone();
                         let refs =
                             json::ensure_obj(&mut n, &["metadata"]).entry("ownerReferences").or_insert(json!([]));
@@ -135,6 +138,7 @@ fn claim_pods(ctx: &Ctx<'_>, obj: &Value, rs: &Rs, selector: &LabelSelector) -> 
                         }
                         Ok(n)
                     })
+                    .noted(ctx.store, "adopting a pod")
                 {
                     owned.push(adopted);
                 }
@@ -249,11 +253,13 @@ fn write_status(ctx: &Ctx<'_>, rs: &Rs, active: &[Arc<Value>], failure: Option<(
         );
     }
     let status = Value::Object(status);
-    let _ = ctx.store.modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Status, false, |cur| {
-        let mut n = cur.clone();
-        n["status"] = status;
-        Ok(n)
-    });
+    ctx.store
+        .modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Status, false, |cur| {
+            let mut n = cur.clone();
+            n["status"] = status;
+            Ok(n)
+        })
+        .noted(ctx.store, "the replica set controller's status update");
     // Pods that are ready but not yet available become available when minReadySeconds have
     // passed since they became ready: check again then (the real controller re-queues too).
     let mut requeue = Vec::new();
@@ -298,7 +304,7 @@ mod tests {
         let running_unready = pod("c", true, "Running", None, 0, t);
         let ready_recent = pod("d", true, "Running", Some("2026-01-01T00:05:00Z"), 0, t);
         let ready_long = pod("e", true, "Running", Some("2026-01-01T00:01:00Z"), 0, t);
-        let mut pods = vec![&ready_long, &ready_recent, &running_unready, &pending, &unscheduled];
+        let mut pods = [&ready_long, &ready_recent, &running_unready, &pending, &unscheduled];
         pods.sort_by(|a, b| deletion_order(a, b));
         let names: Vec<&str> = pods.iter().map(|p| json::name(p)).collect();
         assert_eq!(names, ["a", "b", "c", "d", "e"]);

@@ -2,7 +2,7 @@
 //! lifecycle policy against what the cluster uses, roll the release out with kubectl-apply semantics,
 //! and roll back to the previous *healthy deployed* release instead of the second-newest push.
 //!
-//! `cargo run -p rollout-examples --example seed-workflow`
+//! `cargo run -p rollout-examples --example seed_workflow`
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,16 +24,16 @@ async fn main() -> anyhow::Result<()> {
     let seed_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seed");
     let derived = derive_tag(&DeriveOptions::new(&seed_dir).template("latest-release-{version}".parse()?))?;
     eprintln!("release tag {} from {}", derived.tag, derived.version.source);
-    let image = |tag: &str| format!("{}:{tag}", cluster.repository);
+    let image = |tag: &str| cluster.publish(tag, None);
 
     // 2. Rolling update: apply the Deployment with the new tag (no delete, no downtime), then the next release.
     let mut options = ApplyOptions::new(&cluster.namespace, Duration::from_secs(600));
-    options.image_overrides = vec![format!("{SEED_NAME}={}", image(derived.tag.as_str())).parse()?];
+    options.image_overrides = vec![format!("{SEED_NAME}={}", image(derived.tag.as_str())?).parse()?];
     let applied = apply(&cluster.client, SEED_DEPLOYMENT, &options, &print_progress).await?;
     eprintln!("{}", applied.rollouts.reports[0].summary());
     let target = WorkloadRef::deployment(&cluster.namespace, SEED_NAME);
     let next =
-        DeployRequest::new(target.clone(), vec![format!("{SEED_NAME}={}", image("latest-release-1.0.1")).parse()?]);
+        DeployRequest::new(target.clone(), vec![format!("{SEED_NAME}={}", image("latest-release-1.0.1")?).parse()?]);
     let report = deploy(&cluster.client, &next, &DeployOptions::new(Duration::from_secs(600)), &print_progress).await?;
     eprintln!("{}", report.summary());
 

@@ -18,23 +18,21 @@ use rollout_sandbox::ImageBehaviour;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cluster = connect().await?;
-    let release = |version: &str| format!("{}:latest-release-{version}", cluster.repository);
+    let release = |version: &str| cluster.publish(&format!("latest-release-{version}"), None);
     let target = WorkloadRef::deployment(&cluster.namespace, SEED_NAME);
 
     let mut options = ApplyOptions::new(&cluster.namespace, Duration::from_secs(300));
-    options.image_overrides = vec![format!("{SEED_NAME}={}", release("1.0.0")).parse()?];
+    options.image_overrides = vec![format!("{SEED_NAME}={}", release("1.0.0")?).parse()?];
     apply(&cluster.client, SEED_DEPLOYMENT, &options, &print_progress).await?;
-    let good = DeployRequest::new(target.clone(), vec![format!("{SEED_NAME}={}", release("1.0.1")).parse()?]);
+    let good = DeployRequest::new(target.clone(), vec![format!("{SEED_NAME}={}", release("1.0.1")?).parse()?]);
     deploy(&cluster.client, &good, &DeployOptions::new(Duration::from_secs(600)), &print_progress).await?;
 
     // Release 1.0.2 crashes at start.
     let bad_image = match &cluster.sandbox {
-        Some(sandbox) => {
-            let image = release("1.0.2");
+        Some(_) => {
             let behaviour =
                 ImageBehaviour::crashing(1, 3.0, &["Starting AccountApplication", "APPLICATION FAILED TO START"]);
-            sandbox.images().set(&image, behaviour).map_err(anyhow::Error::msg)?;
-            image
+            cluster.publish("latest-release-1.0.2", Some(behaviour))?
         }
         None => std::env::var("ROLLOUT_EXAMPLE_BAD_IMAGE")?,
     };

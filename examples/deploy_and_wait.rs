@@ -1,7 +1,7 @@
 //! Deploy a new image to the seed's Deployment and wait for the rolling update, printing progress and
 //! the JSON report.
 //!
-//! `cargo run -p rollout-examples --example deploy-and-wait`
+//! `cargo run -p rollout-examples --example deploy_and_wait`
 
 use std::time::Duration;
 
@@ -12,18 +12,18 @@ use rollout_examples::{SEED_DEPLOYMENT, SEED_NAME, connect, print_progress};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cluster = connect().await?;
-    let release = |version: &str| format!("{}:latest-release-{version}", cluster.repository);
+    let release = |version: &str| cluster.publish(&format!("latest-release-{version}"), None);
 
     // The Deployment as the seed workflow creates it (kubectl apply -f), at release 1.0.0.
     let mut options = ApplyOptions::new(&cluster.namespace, Duration::from_secs(300));
-    options.image_overrides = vec![format!("{SEED_NAME}={}", release("1.0.0")).parse()?];
+    options.image_overrides = vec![format!("{SEED_NAME}={}", release("1.0.0")?).parse()?];
     let applied = apply(&cluster.client, SEED_DEPLOYMENT, &options, &print_progress).await?;
     eprintln!("{}", applied.rollouts.reports[0].summary());
 
     // The rolling update to release 1.0.1: one write, then a wait that fails fast if the pods cannot run.
     let request = DeployRequest::new(
         WorkloadRef::deployment(&cluster.namespace, SEED_NAME),
-        vec![format!("{SEED_NAME}={}", release("1.0.1")).parse()?],
+        vec![format!("{SEED_NAME}={}", release("1.0.1")?).parse()?],
     );
     let report =
         deploy(&cluster.client, &request, &DeployOptions::new(Duration::from_secs(600)), &print_progress).await?;

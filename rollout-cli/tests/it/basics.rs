@@ -1,0 +1,85 @@
+//! Help, version, completions, `rollout tag`, and usage errors.
+
+use crate::support::{Rollout, snapshot};
+
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed");
+
+#[tokio::test]
+async fn help_lists_every_subcommand_and_the_exit_codes() {
+    let r = Rollout::new().run(&["--help"]).await;
+    r.code(0);
+    snapshot("help", &r.stdout);
+}
+
+#[tokio::test]
+async fn tag_derives_the_seed_release_tag_from_the_pom() {
+    let r = Rollout::new().run(&["tag", SEED, "--template", "latest-release-{version}"]).await;
+    r.code(0);
+    assert_eq!(r.stdout, "latest-release-1.0.0\n");
+    assert!(r.stderr.contains("from pom version 1.0.0"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn tag_prints_one_json_document_with_the_core_fields() {
+    let r = Rollout::new().run(&["tag", SEED, "-t", "latest-release-{version}", "-o", "json"]).await;
+    r.code(0);
+    let v = r.json();
+    assert_eq!(v["tag"], "latest-release-1.0.0");
+    assert_eq!(v["version"]["source"], "pom");
+    assert_eq!(v["version"]["version"], "1.0.0");
+    assert_eq!(v["template"], "latest-release-{version}");
+    assert_eq!(v["sanitised"], false);
+    assert!(v["warnings"].is_array());
+}
+
+#[tokio::test]
+async fn maven_properties_can_be_set_on_the_command_line() {
+    let r = Rollout::new();
+    let dir = r.path("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion><groupId>g</groupId><artifactId>a</artifactId>\
+         <version>${revision}</version><properties><revision>1.0.0</revision></properties></project>",
+    )
+    .unwrap();
+    let out = r.run(&["tag", dir.to_str().unwrap(), "--set", "revision=2.3.4"]).await;
+    out.code(0);
+    assert_eq!(out.stdout, "2.3.4\n");
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_name_the_argument() {
+    let r = Rollout::new();
+    let cases: [(&[&str], &str); 6] = [
+        (&["tag", SEED, "--template", "x-{nope}"], "unknown placeholder {nope}"),
+        (&["tag", SEED, "--source", "gradle"], "gradle"),
+        (&["tag", SEED, "--set", "novalue"], "\"novalue\" is not KEY=VALUE"),
+        (&["previous", "--repository", "Bad_Name"], "invalid repository name \"Bad_Name\""),
+        (&["previous", "--repository", "app", "--prefix", "a", "--pattern", "b"], "cannot be used with"),
+        (&["lifecycle", "diff", "--repository", "app", "--keep-tagged", "5"], "--prefix"),
+    ];
+    for (args, needle) in cases {
+        let out = r.run(args).await;
+        out.code(2);
+        assert!(out.stderr.contains(needle), "rollout {}: {:?} not in\n{}", args.join(" "), needle, out.stderr);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_version_file_is_invalid_input() {
+    let r = Rollout::new();
+    let empty = r.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = r.run(&["tag", empty.to_str().unwrap(), "--source", "cargo"]).await;
+    out.code(2);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+}
+
+#[tokio::test]
+async fn completions_are_generated_for_bash() {
+    let out = Rollout::new().run(&["completions", "bash"]).await;
+    out.code(0);
+    assert!(out.stdout.contains("_rollout()"), "{}", &out.stdout[..out.stdout.len().min(200)]);
+}
