@@ -544,6 +544,15 @@ mod tests {
         assert_eq!(strategy_check(&sts(3, "OnDelete")).0, CheckStatus::Failed);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn check_name_parsing_never_panics(s in ".{0,30}") {
+            let _ = s.parse::<CheckName>();
+        }
+    }
+
     #[test]
     fn check_names_parse_and_reject_unknown_ones() {
         for c in CheckName::ALL {

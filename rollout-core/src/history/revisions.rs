@@ -317,6 +317,18 @@ mod tests {
         assert_eq!(healthy_at(&garbled), None);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn health_marks_and_image_tags_never_panic(value in ".{0,80}", image in ".{0,80}") {
+            let mut marked = rs("abc", "1", "app:1", None);
+            marked.metadata.annotations.as_mut().unwrap().insert("rollout.dev/healthy.abc".into(), value);
+            let _ = healthy_at(&marked);
+            let _ = image_tag(&image);
+        }
+    }
+
     #[test]
     fn image_tags_are_read_after_the_last_path_component() {
         assert_eq!(image_tag("repo/app:1.0"), Some("1.0"));
