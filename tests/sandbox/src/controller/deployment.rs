@@ -214,7 +214,12 @@ impl Sync<'_, '_> {
                 let written =
                     self.ctx.store.modify(Kind::ReplicaSet, &rs.ns, &rs.name, Subresource::Main, false, |cur| {
                         let mut n = cur.clone();
-                        json::set(&mut n, &["metadata", "annotations"], json!(annotations));
+                        // Only the keys the controller sets: an annotation another writer added
+                        // since our read (a health mark, say) must survive, as it would the upstream
+                        // controller's resourceVersion-guarded update and retry.
+                        for (k, v) in &annotations {
+                            json::set_annotation(&mut n, k, Some(v.clone()));
+                        }
                         json::set(&mut n, &["spec", "minReadySeconds"], json!(min_ready));
                         Ok(n)
                     });
