@@ -356,8 +356,31 @@ mod tests {
         );
     }
 
+    /// Arbitrary JSON, keys drawn from snake_case, camelCase and odd names.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|i| Value::Number(i.into())),
+            "\\PC{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("(_?[a-z]{1,6}(_[a-z]{1,6}){0,2}|labels|[a-zA-Z_:./]{0,10})", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn kubernetes_value_never_panics_and_is_idempotent(value in json()) {
+            let once = kubernetes_value(value);
+            prop_assert_eq!(kubernetes_value(once.clone()), once);
+        }
 
         #[test]
         fn camel_case_never_panics_and_leaves_names_without_underscores_alone(name in "\\PC{0,24}") {

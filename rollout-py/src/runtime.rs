@@ -66,6 +66,14 @@ where
     F: Future<Output = PyResult<T>> + Send,
     T: Send,
 {
+    // Blocking on the runtime from one of its own threads (a callback of an outer call that calls back
+    // into rollout) would panic inside tokio; say what happened instead.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(PyRuntimeError::new_err(
+            "rollout cannot be called from inside another rollout call (such as a callback it runs); make the \
+             call after the outer one returns",
+        ));
+    }
     let runtime = rt()?;
     py.detach(|| {
         runtime.block_on(async {

@@ -67,6 +67,23 @@ def test_a_blocked_call_releases_the_interpreter_for_other_threads() -> None:
     assert result == [True]
 
 
+def test_a_call_from_inside_a_call_is_refused_instead_of_deadlocking() -> None:
+    outer = _Latch()
+    errors: list[BaseException] = []
+
+    def callback() -> None:
+        try:
+            _block_for(0)
+        except RuntimeError as e:
+            errors.append(e)
+        finally:
+            outer.open()
+
+    assert outer.wait(60, on_enter=callback)
+    assert len(errors) == 1
+    assert "cannot be called from inside another rollout call" in str(errors[0])
+
+
 def test_a_short_blocking_call_returns_and_leaves_nothing_in_flight() -> None:
     _block_for(timedelta(milliseconds=1))
     _block_for("1ms")

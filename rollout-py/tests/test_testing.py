@@ -76,6 +76,12 @@ def test_a_sandbox_can_be_started_by_hand_with_its_own_directory_and_token(tmp_p
     assert (tmp_path / "sb" / "kubeconfig").exists(), "a directory given by the caller is the caller's"
 
 
+def test_a_time_scale_that_is_not_positive_is_refused_by_name() -> None:
+    for scale in (0.0, -1.0, float("nan")):
+        with pytest.raises(rollout.InvalidInputError, match="invalid time_scale .*use a positive number"):
+            Sandbox(time_scale=scale).start()
+
+
 def test_set_image_behaviour_defaults_are_the_sandboxs_own(sandbox: Sandbox) -> None:
     sandbox.set_image_behaviour("registry.example/plain:1")
     assert sandbox.image_behaviours() == {"registry.example/plain:1": NativeSandbox.default_image_behaviour()}

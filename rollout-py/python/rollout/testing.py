@@ -37,7 +37,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from rollout._rollout import NativeSandbox, _block_for, _blocks_in_flight, _Latch
+from rollout._rollout import NativeSandbox
+
+# Test hooks of rollout's own test suite, not part of the API: a call that blocks on the shared runtime
+# the way a long wait does (for the Ctrl-C tests), the number of such calls alive, and a latch.
+from rollout._rollout import _block_for as _block_for
+from rollout._rollout import _blocks_in_flight as _blocks_in_flight
+from rollout._rollout import _Latch as _Latch
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -46,12 +52,6 @@ __all__ = ["Faults", "Sandbox", "sandbox_fixture"]
 
 #: A duration: seconds (int or float), a ``timedelta``, or a text such as ``"90s"``.
 Duration = Union[float, timedelta, str]
-
-# Test hooks of rollout's own test suite, not part of the API: a call that blocks on the shared runtime
-# the way a long wait does (for Ctrl-C tests), the number of such calls alive, and a latch.
-_block_for = _block_for
-_blocks_in_flight = _blocks_in_flight
-_Latch = _Latch
 
 
 class Faults:
