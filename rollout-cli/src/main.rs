@@ -72,6 +72,9 @@ enum Command {
     Lifecycle(cmd::lifecycle::Command),
     /// Run an emulated Kubernetes API on 127.0.0.1 to try rollout and kubectl without a cluster.
     Sandbox(cmd::sandbox::Args),
+    /// Show the whole seed workflow on an in-process sandbox: tag, push, lifecycle policy, deploy,
+    /// fail-fast and automatic rollback, previous release, history.
+    Demo(cmd::demo::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
 }
@@ -123,6 +126,7 @@ fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Fai
                 Command::Tag(args) => cmd::tag::run(args, &global, out).await,
                 Command::Previous(args) => cmd::previous::run(args, &global, out).await,
                 Command::Lifecycle(cmd) => cmd::lifecycle::run(cmd, &global, out).await,
+                Command::Demo(args) => cmd::demo::run(args).await.map_err(Failure::Other),
                 Command::Sandbox(_) | Command::Completions(_) => unreachable!("run elsewhere"),
             }
         };

@@ -83,3 +83,23 @@ async fn completions_are_generated_for_bash() {
     out.code(0);
     assert!(out.stdout.contains("_rollout()"), "{}", &out.stdout[..out.stdout.len().min(200)]);
 }
+
+#[tokio::test]
+async fn the_demo_runs_the_seed_workflow_to_the_end() {
+    let r = Rollout::new().run(&["demo"]).await;
+    r.code(0);
+    for needle in [
+        "1. Tag the release from the Maven pom",
+        "latest-release-1.0.0",
+        "preflight image-exists: ms-account-management:latest-release-1.0.2 does not exist",
+        "nothing was changed in the cluster",
+        "rolled back to the last healthy release",
+        "log | FATAL: DATABASE_URL is not set",
+        "rollout previous --strategy deployed:",
+        "10. History",
+        "Done in",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from the demo's output:\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("\x1b["), "no terminal escapes when stdout is not a terminal");
+}
