@@ -35,6 +35,7 @@ pub mod kinds;
 pub mod kubelet;
 pub mod logs;
 pub mod patch;
+pub mod requests;
 pub mod rng;
 pub mod selector;
 pub mod store;
@@ -55,6 +56,7 @@ pub use ecr::{Ecr, PushOptions};
 pub use faults::{ErrorRule, FaultConfig, Faults};
 pub use images::{ImageBehaviour, ImagePuller, Images, PullOutcome};
 pub use kinds::Kind;
+pub use requests::{RequestCounter, RequestCounts};
 pub use store::Store;
 
 /// The name of the cluster, context and user in the kubeconfig the sandbox writes.
@@ -84,6 +86,8 @@ pub struct Shared {
     pub seed: u64,
     /// The emulated ECR registry.
     pub ecr: Arc<Ecr>,
+    /// How many requests of each kind were answered.
+    pub requests: RequestCounter,
 }
 
 /// Configures and starts a sandbox.
@@ -178,6 +182,7 @@ impl SandboxBuilder {
             shutdown: CancellationToken::new(),
             seed: self.seed,
             ecr,
+            requests: RequestCounter::default(),
         });
         // The controllers and the kubelet subscribe to the change feed before this returns, so no
         // change a caller makes after `start` can slip past them.
@@ -205,6 +210,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             },
         };
         let _ = stream.set_nodelay(true);
+        shared.requests.connection();
         let shared = shared.clone();
         tokio::spawn(async move {
             let svc = {
@@ -297,6 +303,12 @@ impl Sandbox {
     /// The simulated clock.
     pub fn clock(&self) -> &Clock {
         self.shared.store.clock()
+    }
+
+    /// How many requests of each kind the sandbox answered so far, and how many connections it
+    /// accepted: subtract two snapshots ([`RequestCounts::since`]) to count one client's calls.
+    pub fn requests(&self) -> RequestCounts {
+        self.shared.requests.snapshot()
     }
 
     /// Writes of the simulated controllers and kubelet that the API server rejected: empty unless

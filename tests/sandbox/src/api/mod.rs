@@ -89,13 +89,21 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     // ECR calls (awsJson1_1: `POST /` with an ECR `X-Amz-Target`) share the port. They carry their
     // own SigV4 credentials instead of the bearer token, so they are answered before anything else.
     if crate::ecr::api::is_ecr_request(&req) {
+        let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+        shared.requests.record(format!("ecr {}", target.rsplit('.').next().unwrap_or("")));
         return Ok(crate::ecr::api::handle(shared, req).await);
     }
 
     // Health and version answer without credentials, as the real server's public-info role allows.
     match segs.as_slice() {
-        ["version"] => return Ok(json_response(StatusCode::OK, &discovery::version())),
-        ["healthz" | "livez" | "readyz"] => return Ok(text_response(StatusCode::OK, "ok".into())),
+        ["version"] => {
+            shared.requests.record("version");
+            return Ok(json_response(StatusCode::OK, &discovery::version()));
+        }
+        ["healthz" | "livez" | "readyz"] => {
+            shared.requests.record("version");
+            return Ok(text_response(StatusCode::OK, "ok".into()));
+        }
         _ => {}
     }
     if let Some(token) = &shared.token {
@@ -106,6 +114,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         }
     }
     if let ["sandbox", "v1", rest @ ..] = segs.as_slice() {
+        shared.requests.record("admin");
         let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
         return crate::admin::handle(shared, req, &rest, &query).await;
     }
@@ -127,14 +136,22 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         _ => None,
     };
     if let Some(doc) = doc {
+        shared.requests.record("discovery");
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(req.method().as_str(), &path));
         }
         return Ok(json_response(StatusCode::OK, &doc));
     }
 
-    let target = parse_target(&segs).ok_or_else(|| ApiError::path_not_found(&path))?;
+    let Some(target) = parse_target(&segs) else {
+        shared.requests.record("unknown");
+        return Err(ApiError::path_not_found(&path));
+    };
     let verb = verb_of(req.method(), &target, &query);
+    shared.requests.record(match &target.subresource {
+        Some(sub) => format!("{verb} {}/{sub}", target.kind.info().plural),
+        None => format!("{verb} {}", target.kind.info().plural),
+    });
     if let Some(latency) = shared.faults.latency() {
         tokio::time::sleep(latency).await;
     }

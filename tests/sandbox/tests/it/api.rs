@@ -1021,6 +1021,35 @@ async fn the_kubeconfig_points_at_the_sandbox_and_shutdown_stops_it() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_requests_are_counted_by_verb_and_resource() {
+    let sb = sandbox().await;
+    let before = sb.requests();
+    let r = raw(&sb);
+    r.get("/version").await.expect(200);
+    r.get("/apis/apps/v1").await.expect(200);
+    r.get("/apis/apps/v1/namespaces/default/deployments").await.expect(200);
+    r.get("/apis/apps/v1/namespaces/default/deployments/missing").await.expect(404);
+    r.get("/apis/apps/v1/namespaces/default/deployments/missing/status").await.expect(404);
+    // A watch from a version the server has not reached ends at once (504), and still counts.
+    r.get("/api/v1/namespaces/default/pods?watch=true&resourceVersion=999999999").await.expect(504);
+    r.get("/no/such/path").await.expect(404);
+    let counts = sb.requests().since(&before);
+    let expected = [
+        ("discovery", 1),
+        ("get deployments", 1),
+        ("get deployments/status", 1),
+        ("list deployments", 1),
+        ("unknown", 1),
+        ("version", 1),
+        ("watch pods", 1),
+    ];
+    let expected = expected.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+    assert_eq!(counts.by_kind, expected);
+    assert_eq!(counts.starting_with("watch "), 1);
+    assert!(counts.connections >= 1, "{counts:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fault injection
 // ---------------------------------------------------------------------------------------------
