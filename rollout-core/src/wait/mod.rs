@@ -17,7 +17,7 @@
 
 mod judge;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, LogParams, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, watcher};
@@ -332,15 +333,30 @@ impl Watched {
 
 /// One object cache fed by a watcher, with the watcher's relist protocol: objects listed during a
 /// re-initialisation replace the cache at `InitDone`.
+///
+/// Two indexes keep every lookup of a wait proportional to the objects of one workload rather than to
+/// the whole namespace (a namespace of hundreds of workloads holds thousands of pods and events): keys
+/// by object name, and keys by parent, where an object's parents are what `parents` says (the uids of
+/// the controllers owning a ReplicaSet or a pod, the name of the pod an event is about).
 struct Cache<K> {
     ready: bool,
     items: BTreeMap<String, K>,
     buffer: Option<BTreeMap<String, K>>,
+    names: HashMap<String, String>,
+    parents: fn(&K) -> Vec<String>,
+    children: HashMap<String, BTreeSet<String>>,
 }
 
 impl<K: Resource> Cache<K> {
-    fn new(wanted: bool) -> Self {
-        Cache { ready: !wanted, items: BTreeMap::new(), buffer: None }
+    fn new(wanted: bool, parents: fn(&K) -> Vec<String>) -> Self {
+        Cache {
+            ready: !wanted,
+            items: BTreeMap::new(),
+            buffer: None,
+            names: HashMap::new(),
+            parents,
+            children: HashMap::new(),
+        }
     }
 
     fn key(obj: &K) -> String {
@@ -363,23 +379,120 @@ impl<K: Resource> Cache<K> {
             watcher::Event::InitDone => {
                 if let Some(buffer) = self.buffer.take() {
                     self.items = buffer;
+                    self.names.clear();
+                    self.children.clear();
+                    let keys: Vec<String> = self.items.keys().cloned().collect();
+                    for key in keys {
+                        self.index(&key);
+                    }
                 }
                 self.ready = true;
                 true
             }
             watcher::Event::Apply(obj) => {
-                self.items.insert(Self::key(&obj), obj);
+                let key = Self::key(&obj);
+                if let Some(old) = self.items.insert(key.clone(), obj) {
+                    self.unindex(&key, &old);
+                }
+                self.index(&key);
                 self.ready
             }
             watcher::Event::Delete(obj) => {
-                self.items.remove(&Self::key(&obj));
+                let key = Self::key(&obj);
+                if let Some(old) = self.items.remove(&key) {
+                    self.unindex(&key, &old);
+                }
                 self.ready
             }
         }
     }
 
+    fn index(&mut self, key: &str) {
+        let Some(obj) = self.items.get(key) else { return };
+        if let Some(name) = obj.meta().name.clone() {
+            self.names.insert(name, key.to_owned());
+        }
+        for parent in (self.parents)(obj) {
+            self.children.entry(parent).or_default().insert(key.to_owned());
+        }
+    }
+
+    fn unindex(&mut self, key: &str, old: &K) {
+        if let Some(name) = old.meta().name.as_deref()
+            && self.names.get(name).is_some_and(|k| k == key)
+        {
+            self.names.remove(name);
+        }
+        for parent in (self.parents)(old) {
+            if let Some(keys) = self.children.get_mut(&parent) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.children.remove(&parent);
+                }
+            }
+        }
+    }
+
     fn find(&self, name: &str) -> Option<&K> {
-        self.items.values().find(|o| o.meta().name.as_deref() == Some(name))
+        self.names.get(name).and_then(|key| self.items.get(key))
+    }
+
+    /// The objects with any of these parents, in key order (the order of `items`).
+    fn children_of<'a>(&self, parents: impl IntoIterator<Item = &'a str>) -> Vec<&K> {
+        let mut keys: Vec<&String> = parents.into_iter().filter_map(|p| self.children.get(p)).flatten().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter().filter_map(|k| self.items.get(k)).collect()
+    }
+}
+
+/// The objects a cache of workloads indexes under: none.
+fn no_parents<K>(_: &K) -> Vec<String> {
+    Vec::new()
+}
+
+/// The uids of the controllers owning an object.
+fn controller_uids<K: Resource>(obj: &K) -> Vec<String> {
+    let owners = obj.meta().owner_references.iter().flatten();
+    owners.filter(|o| o.controller == Some(true)).map(|o| o.uid.clone()).collect()
+}
+
+/// The name of the object an event is about.
+fn involved_name(event: &Event) -> Vec<String> {
+    event.involved_object.name.iter().cloned().collect()
+}
+
+/// The workload that controls an object, by its owner reference.
+fn controlling_workload(meta: &ObjectMeta) -> Option<(WorkloadKind, String)> {
+    let owner = meta.owner_references.iter().flatten().find(|o| o.controller == Some(true))?;
+    let kind = match owner.kind.as_str() {
+        "Deployment" => WorkloadKind::Deployment,
+        "StatefulSet" => WorkloadKind::StatefulSet,
+        "DaemonSet" => WorkloadKind::DaemonSet,
+        _ => return None,
+    };
+    Some((kind, owner.name.clone()))
+}
+
+/// Which workloads of a scope a change may concern, so only those are judged again.
+enum Touched {
+    /// None: the change cannot alter any judgement (yet).
+    Nothing,
+    /// Every workload (a relist).
+    All,
+    /// This one.
+    One(WorkloadKind, String),
+}
+
+impl Touched {
+    fn of<K>(event: &watcher::Event<K>, find: impl FnOnce(&K) -> Option<(WorkloadKind, String)>) -> Touched {
+        match event {
+            watcher::Event::Apply(obj) | watcher::Event::Delete(obj) => {
+                find(obj).map_or(Touched::Nothing, |(kind, name)| Touched::One(kind, name))
+            }
+            watcher::Event::InitDone => Touched::All,
+            watcher::Event::Init | watcher::Event::InitApply(_) => Touched::Nothing,
+        }
     }
 }
 
@@ -404,6 +517,10 @@ struct Scope {
     pods: Cache<Pod>,
     events: Cache<Event>,
     last_error: Option<String>,
+    /// Every workload must be judged again.
+    dirty_all: bool,
+    /// These workloads must be judged again.
+    dirty: HashSet<(WorkloadKind, String)>,
 }
 
 impl Scope {
@@ -424,8 +541,41 @@ impl Scope {
         }
     }
 
-    /// Applies a change; returns whether the scope's workloads should be judged again.
+    /// The workload controlling a pod: its ReplicaSet's Deployment, or its StatefulSet or DaemonSet. A pod
+    /// whose ReplicaSet is not known yet concerns nothing until that ReplicaSet arrives.
+    fn pod_workload(&self, pod: &ObjectMeta) -> Option<(WorkloadKind, String)> {
+        let owner = pod.owner_references.iter().flatten().find(|o| o.controller == Some(true))?;
+        if owner.kind == "ReplicaSet" {
+            controlling_workload(&self.replica_sets.find(&owner.name)?.metadata)
+        } else {
+            controlling_workload(pod)
+        }
+    }
+
+    /// Which workloads a change concerns, judged before it is applied.
+    fn touched(&self, change: &Change) -> Touched {
+        let named = |kind: WorkloadKind, meta: &ObjectMeta| meta.name.clone().map(|n| (kind, n));
+        match change {
+            Change::Deployment(e) => Touched::of(e, |d| named(WorkloadKind::Deployment, &d.metadata)),
+            Change::StatefulSet(e) => Touched::of(e, |s| named(WorkloadKind::StatefulSet, &s.metadata)),
+            Change::DaemonSet(e) => Touched::of(e, |d| named(WorkloadKind::DaemonSet, &d.metadata)),
+            Change::ReplicaSet(e) => Touched::of(e, |rs| controlling_workload(&rs.metadata)),
+            Change::Pod(e) => Touched::of(e, |p| self.pod_workload(&p.metadata)),
+            Change::Event(e) => Touched::of(e, |ev| {
+                let pod = self.pods.find(ev.involved_object.name.as_deref()?)?;
+                self.pod_workload(&pod.metadata)
+            }),
+        }
+    }
+
+    /// Whether a workload must be judged again.
+    fn is_dirty(&self, workload: &WorkloadRef) -> bool {
+        self.dirty_all || self.dirty.contains(&(workload.kind, workload.name.clone()))
+    }
+
+    /// Applies a change; returns whether some of the scope's workloads should be judged again.
     fn apply(&mut self, change: Change, clock: &mut ServerClock) -> bool {
+        let touched = self.touched(&change);
         let changed = match change {
             Change::Deployment(e) => {
                 observe_event(&e, clock, deployment_times);
@@ -452,7 +602,16 @@ impl Scope {
                 self.events.apply(e)
             }
         };
-        changed && self.ready()
+        if changed {
+            match touched {
+                Touched::Nothing => {}
+                Touched::All => self.dirty_all = true,
+                Touched::One(kind, name) => {
+                    self.dirty.insert((kind, name));
+                }
+            }
+        }
+        self.ready() && (self.dirty_all || !self.dirty.is_empty())
     }
 }
 
@@ -577,13 +736,15 @@ pub(crate) async fn watch_all(
             scopes.push(Scope {
                 cluster: w.cluster,
                 namespace: w.workload.namespace.clone(),
-                deployments: Cache::new(false),
-                replica_sets: Cache::new(false),
-                stateful_sets: Cache::new(false),
-                daemon_sets: Cache::new(false),
-                pods: Cache::new(true),
-                events: Cache::new(true),
+                deployments: Cache::new(false, no_parents),
+                replica_sets: Cache::new(false, controller_uids),
+                stateful_sets: Cache::new(false, no_parents),
+                daemon_sets: Cache::new(false, no_parents),
+                pods: Cache::new(true, controller_uids),
+                events: Cache::new(true, involved_name),
                 last_error: None,
+                dirty_all: false,
+                dirty: HashSet::new(),
             });
             scopes.len() - 1
         });
@@ -619,8 +780,8 @@ pub(crate) async fn watch_all(
         };
         let deployments = of_kind(WorkloadKind::Deployment);
         if !deployments.is_empty() {
-            scope.deployments = Cache::new(true);
-            scope.replica_sets = Cache::new(true);
+            scope.deployments = Cache::new(true, no_parents);
+            scope.replica_sets = Cache::new(true, controller_uids);
             streams.push(watch_stream(
                 Api::<Deployment>::namespaced(client.clone(), &ns),
                 by_name(&deployments),
@@ -638,7 +799,7 @@ pub(crate) async fn watch_all(
         }
         let stateful_sets = of_kind(WorkloadKind::StatefulSet);
         if !stateful_sets.is_empty() {
-            scope.stateful_sets = Cache::new(true);
+            scope.stateful_sets = Cache::new(true, no_parents);
             streams.push(watch_stream(
                 Api::<StatefulSet>::namespaced(client.clone(), &ns),
                 by_name(&stateful_sets),
@@ -649,7 +810,7 @@ pub(crate) async fn watch_all(
         }
         let daemon_sets = of_kind(WorkloadKind::DaemonSet);
         if !daemon_sets.is_empty() {
-            scope.daemon_sets = Cache::new(true);
+            scope.daemon_sets = Cache::new(true, no_parents);
             streams.push(watch_stream(
                 Api::<DaemonSet>::namespaced(client.clone(), &ns),
                 by_name(&daemon_sets),
@@ -691,6 +852,7 @@ pub(crate) async fn watch_all(
                 Some((scope, Err((source, e)))) if forbidden(&e) && source != Source::Workloads => {
                     // Pods and events only explain a rollout; without them the status still decides.
                     let s = &mut scopes[scope];
+                    s.dirty_all = true;
                     let cache_was_ready = match source {
                         Source::Pods => std::mem::replace(&mut s.pods.ready, true),
                         _ => std::mem::replace(&mut s.events.ready, true),
@@ -727,15 +889,21 @@ pub(crate) async fn watch_all(
             _ = tick.tick() => Some(usize::MAX),
         };
         let Some(which) = rejudge else { continue };
+        // A change judges again only the workloads it concerns; the tick judges every one, for the verdicts
+        // that depend on the time alone.
         for t in tracked.iter_mut().filter(|t| t.result.is_none() && (which == usize::MAX || t.scope == which)) {
             let scope = &scopes[t.scope];
-            if !scope.ready() {
+            if !scope.ready() || (which != usize::MAX && !scope.is_dirty(&t.watch.workload)) {
                 continue;
             }
             let now = clocks[scope.cluster].now();
             if let Some(done) = judge_one(t, scope, now, options, progress) {
                 t.result = Some(done);
             }
+        }
+        for scope in scopes.iter_mut().enumerate().filter(|(i, s)| s.ready() && (which == usize::MAX || *i == which)) {
+            scope.1.dirty_all = false;
+            scope.1.dirty.clear();
         }
         // Attach log tails to fresh failures, within the deadline, then report the end.
         for t in tracked.iter_mut().filter(|t| !t.finished) {
@@ -864,18 +1032,19 @@ fn judge_one(
         return Some(result);
     };
     t.images = workload.images();
-    let replica_sets: Vec<ReplicaSet> = match (&workload, workload.uid()) {
-        (Workload::Deployment(_), Some(uid)) => scope
-            .replica_sets
-            .items
-            .values()
-            .filter(|rs| crate::workload::is_controlled_by(&rs.metadata, uid))
-            .cloned()
-            .collect(),
+    // Only the workload's own objects: its ReplicaSets, the pods they (or it) control, and those pods' events.
+    let uid = workload.uid().unwrap_or_default();
+    let replica_sets: Vec<ReplicaSet> = match &workload {
+        Workload::Deployment(_) => scope.replica_sets.children_of([uid]).into_iter().cloned().collect(),
         _ => Vec::new(),
     };
-    let pods: Vec<&Pod> = scope.pods.items.values().collect();
-    let events: Vec<&Event> = scope.events.items.values().collect();
+    let pods: Vec<&Pod> = match &workload {
+        Workload::Deployment(_) => {
+            scope.pods.children_of(replica_sets.iter().filter_map(|rs| rs.metadata.uid.as_deref()))
+        }
+        _ => scope.pods.children_of([uid]),
+    };
+    let events: Vec<&Event> = scope.events.children_of(pods.iter().filter_map(|p| p.metadata.name.as_deref()));
     let judgement = judge(
         &workload,
         &Related { replica_sets: &replica_sets, pods: &pods, events: &events },
@@ -1048,6 +1217,47 @@ mod tests {
             serde_json::json!({"event": "warning", "context": null, "namespace": "shop", "message": "x"})
         );
         assert_eq!(e.message(), "warning: shop: x");
+    }
+
+    fn pod(uid: &str, name: &str, owner: Option<(&str, &str)>) -> Pod {
+        let owners = owner.map(|(kind, uid)| {
+            serde_json::json!([{"apiVersion": "apps/v1", "kind": kind, "name": "x", "uid": uid, "controller": true}])
+        });
+        serde_json::from_value(serde_json::json!({"metadata": {"uid": uid, "name": name, "ownerReferences": owners}}))
+            .unwrap()
+    }
+
+    fn names(pods: &[&Pod]) -> Vec<String> {
+        pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_cache_indexes_follow_applies_deletes_and_relists() {
+        let mut cache: Cache<Pod> = Cache::new(true, controller_uids);
+        for e in [
+            watcher::Event::Init,
+            watcher::Event::InitApply(pod("u1", "a-1", Some(("ReplicaSet", "rs-a")))),
+            watcher::Event::InitApply(pod("u2", "b-1", Some(("ReplicaSet", "rs-b")))),
+        ] {
+            assert!(!cache.apply(e), "nothing is ready before the list is done");
+        }
+        assert!(cache.apply(watcher::Event::InitDone));
+        assert_eq!(names(&cache.children_of(["rs-a"])), ["a-1"]);
+        assert!(cache.apply(watcher::Event::Apply(pod("u3", "a-2", Some(("ReplicaSet", "rs-a"))))));
+        assert_eq!(names(&cache.children_of(["rs-a", "rs-b", "rs-a"])), ["a-1", "b-1", "a-2"], "key order, no repeats");
+        // An orphaned pod leaves its former owner's children.
+        assert!(cache.apply(watcher::Event::Apply(pod("u1", "a-1", None))));
+        assert_eq!(names(&cache.children_of(["rs-a"])), ["a-2"]);
+        assert!(cache.apply(watcher::Event::Delete(pod("u3", "a-2", Some(("ReplicaSet", "rs-a"))))));
+        assert!(cache.children_of(["rs-a"]).is_empty());
+        assert_eq!(cache.find("a-1").and_then(|p| p.metadata.uid.as_deref()), Some("u1"));
+        assert!(cache.find("a-2").is_none());
+        // A relist replaces everything, indexes included.
+        cache.apply(watcher::Event::Init);
+        cache.apply(watcher::Event::InitApply(pod("u4", "c-1", Some(("ReplicaSet", "rs-c")))));
+        cache.apply(watcher::Event::InitDone);
+        assert!(cache.find("a-1").is_none() && cache.children_of(["rs-b"]).is_empty());
+        assert_eq!(names(&cache.children_of(["rs-c"])), ["c-1"]);
     }
 
     #[tokio::test]
