@@ -111,6 +111,11 @@ impl Sync<'_, '_> {
         };
         let mut owned = Vec::new();
         for obj in page.items {
+            // ReplicaSets of other controllers are skipped before they are parsed: parsing every
+            // ReplicaSet of the namespace on every sync made a namespace of many Deployments quadratic.
+            if json::controller_uid(&obj).is_some_and(|uid| uid != self.d.uid) {
+                continue;
+            }
             let rs = Rs::from_json(&obj);
             let matches = selector.matches(&rs.labels);
             match rs.controller_uid.as_deref() {
