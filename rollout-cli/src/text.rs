@@ -213,6 +213,65 @@ pub fn seconds(ms: u64) -> String {
 mod tests {
     use super::*;
 
+    fn report(name: &str, outcome: Outcome) -> RolloutReport {
+        RolloutReport {
+            operation: Operation::Deploy,
+            target: rollout_core::workload::WorkloadRef::deployment("shop", name),
+            outcome,
+            reason: None,
+            message: "done".into(),
+            images: vec![ImageUpdate {
+                container: "app".into(),
+                init: false,
+                previous: Some("a:1".into()),
+                new: "a:2".into(),
+            }],
+            change_cause: None,
+            revision: Some(2),
+            previous_revision: Some(1),
+            new_replica_set: None,
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+            finished_at: jiff::Timestamp::UNIX_EPOCH,
+            duration_ms: 1500,
+            preflight: Vec::new(),
+            status: None,
+            problems: Vec::new(),
+            patch: None,
+            rollback: None,
+        }
+    }
+
+    #[test]
+    fn many_workloads_end_with_a_count_per_outcome() {
+        let c = CombinedReport {
+            outcome: Outcome::Succeeded,
+            started_at: jiff::Timestamp::UNIX_EPOCH,
+            finished_at: jiff::Timestamp::UNIX_EPOCH,
+            duration_ms: 2000,
+            reports: vec![report("web", Outcome::Succeeded), report("api", Outcome::Unchanged)],
+        };
+        assert_eq!(
+            combined(&c),
+            "shop/deployment/web: succeeded in 1.5s: done (revision 1 -> 2)\n  app: a:1 -> a:2\n\n\
+             shop/deployment/api: unchanged: done (revision 1 -> 2)\n\
+             2 workloads: 1 succeeded, 1 unchanged (2.0s)"
+        );
+    }
+
+    #[test]
+    fn a_failure_without_a_rollback_says_how_to_roll_back() {
+        let text = report_text(Outcome::Failed);
+        assert!(
+            text.starts_with("FAILED: shop/deployment/web after 1.5s\n  done\n  images:\n    app: a:1 -> a:2"),
+            "{text}"
+        );
+        assert!(text.ends_with("now: `rollout rollback web -n shop`)"), "{text}");
+    }
+
+    fn report_text(outcome: Outcome) -> String {
+        super::report(&report("web", outcome))
+    }
+
     #[test]
     fn short_durations_have_a_tenth_of_a_second() {
         assert_eq!(seconds(4230), "4.2s");

@@ -40,4 +40,13 @@ mod tests {
         assert!(duration("10").unwrap_err().contains("a number has no unit"));
         assert!(duration("0").unwrap_err().contains("above zero"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_timeout_parser_never_panics(s in ".{0,24}") {
+            let _ = duration(&s);
+        }
+    }
 }
