@@ -134,6 +134,9 @@ fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Fai
     let rt = runtime()?;
     let session = progress::Session::new(out);
     rt.block_on(async {
+        // Listen before any work starts, so a Ctrl-C at any moment is ours to handle, never the
+        // default action that kills the process mid-write.
+        let interrupt = Interrupt::listen();
         let work = async {
             match command {
                 Command::Deploy(args) => cmd::deploy::run(args, &global, out, &session).await,
@@ -149,7 +152,7 @@ fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Fai
         };
         tokio::select! {
             r = work => r,
-            _ = interrupted() => {
+            _ = interrupt.received() => {
                 eprintln!("{}", session.interrupted_message());
                 Ok(Exit::Interrupted)
             }
@@ -164,20 +167,36 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Other(anyhow::anyhow!("starting the async runtime failed: {e}")))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
+/// Ctrl-C and SIGTERM, listened to from the moment `listen` is called (inside the runtime).
+struct Interrupt {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupt {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok());
+            Interrupt { signals }
+        }
+        #[cfg(not(unix))]
+        Interrupt {}
+    }
+
+    /// Resolves when one of the signals arrives.
+    async fn received(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Logs go to stderr: warnings by default, more with each `-v`, errors only with `-q`;
