@@ -246,6 +246,19 @@ pub async fn wait_all(
     Ok(CombinedReport::new(started_at, reports))
 }
 
+/// The rollout status of a workload as it stands now, without waiting: what `kubectl rollout status
+/// --watch=false` reports (one read of the workload, then the pure decision of [`crate::status`]).
+///
+/// Errors: [`Error::WorkloadNotFound`] when it does not exist, [`Error::Kubernetes`] when it cannot be
+/// read within a minute of retries.
+pub async fn status(client: &Client, workload: &WorkloadRef) -> Result<WorkloadStatus> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    match crate::deploy::read_workload(client, workload, deadline).await? {
+        Some(found) => Ok(found.status(None)),
+        None => Err(Error::WorkloadNotFound { workload: Box::new(workload.clone()) }),
+    }
+}
+
 /// The index of the cluster a workload lives in.
 pub(crate) fn cluster_index(clusters: &[(String, Client)], workload: &WorkloadRef) -> Result<usize> {
     let known = || clusters.iter().map(|(c, _)| format!("{c:?}")).collect::<Vec<_>>().join(", ");
