@@ -6,6 +6,7 @@
 //! decides, this face translates. Calls release the interpreter; anything that awaits or blocks runs
 //! on the one shared runtime through [`runtime::block_on`], so Ctrl-C raises `KeyboardInterrupt`.
 
+pub mod client;
 pub mod convert;
 pub mod error;
 pub mod image;
@@ -36,6 +37,8 @@ fn parse_duration(py: Python<'_>, text: &str) -> PyResult<std::time::Duration> {
 #[pymodule]
 mod _rollout {
     #[pymodule_export]
+    use super::client::PyClient;
+    #[pymodule_export]
     use super::image::PyImageRef;
     #[pymodule_export]
     use super::lifecycle::{PyLifecyclePolicy, PyPolicyBuilder};
@@ -48,7 +51,7 @@ mod _rollout {
     #[pymodule_export]
     use super::tag::derive_tag;
     #[pymodule_export]
-    use super::testing::{Latch, NativeSandbox, block_for, blocks_in_flight};
+    use super::testing::{Latch, NativeSandbox, block_for, blocks_in_flight, deploy_report_json};
 
     use pyo3::prelude::*;
 

@@ -155,8 +155,9 @@ impl PyLifecyclePolicy {
     }
 }
 
-/// The in-use images argument of `protect`.
-fn in_use_images(in_use: &Bound<'_, PyAny>) -> PyResult<Vec<InUseImage>> {
+/// The in-use images argument of `protect` and `Client.put_lifecycle_policy`: image references (str
+/// or ImageRef) or dicts (and reports such as `InUseImage`) with `reference` and `used_by`.
+pub(crate) fn in_use_images(in_use: &Bound<'_, PyAny>) -> PyResult<Vec<InUseImage>> {
     let py = in_use.py();
     if in_use.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err("in_use must be a list of image references or dicts, not a str"));

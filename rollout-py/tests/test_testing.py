@@ -37,7 +37,7 @@ def test_the_kubeconfig_is_written_and_matches_the_yaml(sandbox: Sandbox) -> Non
     assert path.read_text() == sandbox.kubeconfig_yaml
     assert f"server: {sandbox.url}" in sandbox.kubeconfig_yaml
     assert "current-context: rollout-sandbox" in sandbox.kubeconfig_yaml
-    assert sandbox.env == {"KUBECONFIG": str(path)}
+    assert sandbox.env["KUBECONFIG"] == str(path)
 
 
 def test_the_simulated_clock_runs_fast_and_is_aware(sandbox: Sandbox) -> None:
