@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+import rollout
 from rollout.testing import Sandbox, sandbox_fixture
 
 pytest_plugins = ["pytester"]
@@ -123,3 +124,35 @@ def kubectl() -> str:
         missing("kubectl")
     assert path is not None
     return path
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> rollout.Client:
+    """A rollout.Client for the test's sandbox, as users get it."""
+    return sandbox.client()
+
+
+def ready(client: rollout.Client, name: str, image: str, replicas: int = 3) -> rollout.ApplyReport:
+    """Creates the Deployment `name` running `image` and waits until it is rolled out."""
+    report = client.apply(deployment(name, image, replicas), timeout=60)
+    assert report.rollouts.outcome == "succeeded", report
+    return report
+
+
+def normalised(report: dict[str, Any]) -> dict[str, Any]:
+    """A report's JSON with what differs between two runs of the same rollout in two namespaces replaced
+    by its type: times, durations, the namespace, and the names the controllers generate."""
+    volatile = {"started_at", "finished_at", "duration_ms", "new_replica_set", "namespace", "pod"}
+    volatile |= {"since", "first_seen", "last_seen"}
+
+    def walk(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key) for v in value]
+        if key in volatile:
+            return type(value).__name__
+        return value
+
+    result: dict[str, Any] = walk(report)
+    return result

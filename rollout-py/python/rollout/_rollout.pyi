@@ -4,6 +4,7 @@
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Literal, final, overload
 
 from typing_extensions import disjoint_base
@@ -812,7 +813,7 @@ class Client:
         aws_session_token: str | None = None,
     ) -> Client: ...
     @property
-    def kubeconfig(self) -> str | None: ...
+    def kubeconfig(self) -> Path | None: ...
     @property
     def context(self) -> str | None: ...
     @property

@@ -44,9 +44,11 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 from rollout._rollout import Client, ImageRecord, NativeSandbox
 
 # Test hooks of rollout's own test suite, not part of the API: a call that blocks on the shared runtime
-# the way a long wait does (for the Ctrl-C tests), the number of such calls alive, and a latch.
+# the way a long wait does (for the Ctrl-C tests), the number of such calls alive, a latch, and a deploy
+# made by rollout-core directly (the reference for the reports' JSON).
 from rollout._rollout import _block_for as _block_for
 from rollout._rollout import _blocks_in_flight as _blocks_in_flight
+from rollout._rollout import _deploy_report_json as _deploy_report_json
 from rollout._rollout import _Latch as _Latch
 
 if TYPE_CHECKING:
@@ -81,13 +83,15 @@ class Faults:
         watch_expired_probability: float | None = None,
         pause_controllers: bool | None = None,
         pause_kubelet: bool | None = None,
+        ecr_throttle_probability: float | None = None,
     ) -> None:
         """Replace the fault configuration.
 
         ``config`` is a dict in the admin API's form (camelCase, as ``GET /sandbox/v1/faults``) or with
         snake_case keys; keyword arguments are added to it. ``errors`` is a list of rules
         ``{"verb": "patch", "resource": "deployments", "status": 429, "probability": 0.5,
-        "retry_after_seconds": 1}`` (verb and resource optional; status 429, 500 or 503).
+        "retry_after_seconds": 1}`` (verb and resource optional; status 429, 500 or 503);
+        ``ecr_throttle_probability`` answers that share of ECR calls with a ``ThrottlingException``.
         """
         merged: dict[str, Any] = dict(config or {})
         options = {
@@ -99,6 +103,7 @@ class Faults:
             "watch_expired_probability": watch_expired_probability,
             "pause_controllers": pause_controllers,
             "pause_kubelet": pause_kubelet,
+            "ecr_throttle_probability": ecr_throttle_probability,
         }
         merged.update({key: value for key, value in options.items() if value is not None})
         self._native.set_faults(merged)
