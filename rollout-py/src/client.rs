@@ -13,8 +13,8 @@
 //! Every call runs on the shared runtime with the interpreter released ([`crate::runtime::block_on`]):
 //! Ctrl-C raises `KeyboardInterrupt` and drops the in-flight work. Progress callbacks are called on
 //! the calling thread, holding the GIL, in the order the core emits the events; the first exception a
-//! callback raises stops the call (the work in flight is dropped, changes already written stay) and is
-//! raised from it.
+//! callback raises stops the call at its next await (the wait in flight is dropped) and is raised from
+//! it. A callback cannot veto a change: a write the core has already started completes.
 //!
 //! It deliberately decides nothing about workloads or images: arguments are converted, one core
 //! function is called, and its result becomes a report (or its error an exception).
