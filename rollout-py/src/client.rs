@@ -239,30 +239,29 @@ fn target(field: &str, value: &Bound<'_, PyAny>) -> PyResult<Target> {
         )));
     };
     let text = text.to_str()?;
-    let (kind, name) = match text.split_once('/') {
-        None => (WorkloadKind::Deployment, text),
-        Some((kind, name)) => {
-            let wanted = kind.to_ascii_lowercase();
-            let Some((_, kind)) = KINDS.iter().find(|(k, _)| *k == wanted) else {
-                return Err(invalid_argument(
-                    py,
-                    field,
-                    text,
-                    "write NAME for a deployment, or TYPE/NAME with TYPE deployment, statefulset or daemonset",
-                ));
-            };
-            (*kind, name)
-        }
-    };
-    if name.is_empty() || name.contains('/') {
+    let Some((kind, name)) = workload_text(text) else {
         return Err(invalid_argument(
             py,
             field,
             text,
             "write NAME for a deployment, or TYPE/NAME with TYPE deployment, statefulset or daemonset",
         ));
-    }
+    };
     Ok(Target { kind, name: name.to_owned(), namespace: None })
+}
+
+/// The kind and name a workload text names: `NAME` (a Deployment) or kubectl's `TYPE/NAME`; `None` for
+/// anything else.
+fn workload_text(text: &str) -> Option<(WorkloadKind, &str)> {
+    let (kind, name) = match text.split_once('/') {
+        None => (WorkloadKind::Deployment, text),
+        Some((kind, name)) => {
+            let wanted = kind.to_ascii_lowercase();
+            let (_, kind) = KINDS.iter().find(|(k, _)| *k == wanted)?;
+            (*kind, name)
+        }
+    };
+    (!name.is_empty() && !name.contains('/')).then_some((kind, name))
 }
 
 /// An image argument: a reference text or an `ImageRef`; `field` names it in errors.
@@ -1043,5 +1042,57 @@ impl PyClient {
             show(&c.aws_options.profile),
             show(&self.endpoint),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn workload_texts_are_names_or_kubectls_type_slash_name() {
+        let cases = [
+            ("web", Some((WorkloadKind::Deployment, "web"))),
+            ("deployment/web", Some((WorkloadKind::Deployment, "web"))),
+            ("Deploy/web", Some((WorkloadKind::Deployment, "web"))),
+            ("sts/db", Some((WorkloadKind::StatefulSet, "db"))),
+            ("daemonset.apps/agent", Some((WorkloadKind::DaemonSet, "agent"))),
+            ("pod/web", None),
+            ("deployment/", None),
+            ("a/b/c", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(workload_text(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_container_becomes_a_bad_argument_naming_it() {
+        let e = Error::ContainerNotFound {
+            workload: Box::new(WorkloadRef::deployment("shop", "web")),
+            container: "side".into(),
+            available: vec!["app".into(), "proxy".into()],
+        };
+        let named = name_container_argument(e, "containers");
+        assert_eq!(
+            named.to_string(),
+            "invalid containers \"side\": shop/deployment/web has no such container; its containers are app, proxy"
+        );
+        let other = name_container_argument(Error::TagNotFound { tag: "1".into(), images: 0 }, "image");
+        assert!(matches!(other, Error::TagNotFound { .. }));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn workload_text_never_panics_and_names_one_path_segment(text in "\\PC{0,40}") {
+            if let Some((_, name)) = workload_text(&text) {
+                prop_assert!(!name.is_empty() && !name.contains('/'));
+            }
+        }
     }
 }
