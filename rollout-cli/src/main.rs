@@ -7,7 +7,9 @@ mod clients;
 mod cmd;
 mod exit;
 mod output;
+mod progress;
 mod render;
+mod text;
 
 use std::io;
 use std::path::PathBuf;
@@ -30,6 +32,7 @@ pub struct Cli {
 
 /// Flags every subcommand accepts, named after kubectl's and the aws CLI's.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config].
     #[arg(long, global = true, value_name = "PATH")]
@@ -37,9 +40,10 @@ pub struct GlobalArgs {
     /// Kubeconfig context (repeat to roll out to several clusters at once).
     #[arg(long, global = true)]
     pub context: Vec<String>,
-    /// Kubernetes namespace [default: the context's].
+    /// Kubernetes namespace [default: the context's] (repeatable only for `lifecycle put|check
+    /// --protect-in-use`).
     #[arg(short = 'n', long, global = true)]
-    pub namespace: Option<String>,
+    pub namespace: Vec<String>,
     /// AWS region of the ECR registry [env: AWS_REGION, AWS_DEFAULT_REGION].
     #[arg(long, global = true)]
     pub region: Option<String>,
@@ -65,13 +69,24 @@ enum Command {
     /// Derive a release's image tag from the project version (pom.xml, Cargo.toml, package.json,
     /// pyproject.toml, VERSION or git).
     Tag(cmd::tag::Args),
-    /// The tag of the release before the current one, from ECR.
+    /// Set a new image on workloads (or apply a manifest), check first, wait, roll back on failure.
+    Deploy(cmd::deploy::Args),
+    /// Wait for workloads' rollouts, failing fast with the reason; or print where they stand.
+    Status(cmd::status::Args),
+    /// A Deployment's revisions: images, change-cause, creation, health, current.
+    History(cmd::history::Args),
+    /// Roll a Deployment back to its last known good revision (or a given one) and wait.
+    Rollback(cmd::rollback::Args),
+    /// The tag of the release before the current one, from ECR (or the cluster's history).
     Previous(cmd::previous::Args),
     /// ECR lifecycle policies: put, get, diff, preview, check.
     #[command(subcommand)]
     Lifecycle(cmd::lifecycle::Command),
     /// Run an emulated Kubernetes API on 127.0.0.1 to try rollout and kubectl without a cluster.
     Sandbox(cmd::sandbox::Args),
+    /// Show the whole seed workflow on an in-process sandbox: tag, push, lifecycle policy, deploy,
+    /// fail-fast and automatic rollback, previous release, history.
+    Demo(cmd::demo::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
 }
@@ -117,19 +132,25 @@ fn print_error(err: &dyn std::error::Error) {
 /// stops it cleanly on Ctrl-C.
 fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Failure> {
     let rt = runtime()?;
-    rt.block_on(async move {
+    let session = progress::Session::new(out);
+    rt.block_on(async {
         let work = async {
             match command {
+                Command::Deploy(args) => cmd::deploy::run(args, &global, out, &session).await,
+                Command::Status(args) => cmd::status::run(args, &global, out, &session).await,
+                Command::History(args) => cmd::history::run(args, &global, out).await,
+                Command::Rollback(args) => cmd::rollback::run(args, &global, out, &session).await,
                 Command::Tag(args) => cmd::tag::run(args, &global, out).await,
                 Command::Previous(args) => cmd::previous::run(args, &global, out).await,
                 Command::Lifecycle(cmd) => cmd::lifecycle::run(cmd, &global, out).await,
+                Command::Demo(args) => cmd::demo::run(args).await.map_err(Failure::Other),
                 Command::Sandbox(_) | Command::Completions(_) => unreachable!("run elsewhere"),
             }
         };
         tokio::select! {
             r = work => r,
             _ = interrupted() => {
-                eprintln!("interrupted: stopped before finishing; nothing further was changed");
+                eprintln!("{}", session.interrupted_message());
                 Ok(Exit::Interrupted)
             }
         }

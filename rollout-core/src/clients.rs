@@ -216,6 +216,21 @@ pub async fn ecr_client_from_config(config: &SdkConfig, options: &AwsOptions) ->
     Ok(aws_sdk_ecr::Client::from_conf(builder.build()))
 }
 
+/// An ECR client with fixed credentials, ignoring the environment and the profiles: for emulators
+/// (the sandbox registry, moto) and tests. `options.region` is required.
+pub async fn ecr_client_with_static_credentials(
+    options: &AwsOptions,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> Result<aws_sdk_ecr::Client> {
+    let credentials = aws_credential_types::Credentials::new(access_key_id, secret_access_key, None, None, "rollout");
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build();
+    ecr_client_from_config(&config, options).await
+}
+
 fn check_endpoint(url: &str) -> Result<()> {
     let ok = url.parse::<http::Uri>().is_ok_and(|uri| {
         matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some_and(|a| !a.host().is_empty())

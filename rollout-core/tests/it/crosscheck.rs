@@ -8,23 +8,22 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use jiff::SignedDuration;
 use rollout_core::RepositoryName;
-use rollout_core::clients::{AwsOptions, ecr_client_from_config};
+use rollout_core::clients::{AwsOptions, ecr_client_with_static_credentials};
 use rollout_core::lifecycle::{LifecyclePolicy, Outcome};
 use rollout_core::registry::{PreviousQuery, Registry};
 use rollout_sandbox::Sandbox;
 use rollout_sandbox::ecr::PushOptions;
 
 async fn registry(sb: &Sandbox) -> Registry {
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(sb.ecr().region().to_string()))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
-        .build();
-    let options = AwsOptions { endpoint_url: Some(sb.ecr_endpoint()), ..Default::default() };
-    Registry::new(ecr_client_from_config(&config, &options).await.expect("an ECR client for the sandbox"))
+    let options = AwsOptions {
+        region: Some(sb.ecr().region().to_string()),
+        endpoint_url: Some(sb.ecr_endpoint()),
+        ..Default::default()
+    };
+    let client = ecr_client_with_static_credentials(&options, "sandbox", "sandbox").await;
+    Registry::new(client.expect("an ECR client for the sandbox"))
 }
 
 /// Pushes images `(tags, minutes after the start)` in order; an empty tag list pushes an untagged image.
