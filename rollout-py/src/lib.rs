@@ -51,7 +51,7 @@ mod _rollout {
     #[pymodule_export]
     use super::tag::derive_tag;
     #[pymodule_export]
-    use super::testing::{Latch, NativeSandbox, block_for, blocks_in_flight, deploy_report_json};
+    use super::testing::{Latch, NativeSandbox, block_for, blocks_in_flight};
 
     use pyo3::prelude::*;
 

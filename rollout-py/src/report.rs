@@ -505,10 +505,13 @@ report_class! {
 // ---------------------------------------------------------------------------------------------------------
 // deploy, wait, rollback and history
 
-/// Whether a report's `outcome` field is a success (succeeded or unchanged), as the core's
-/// `Outcome::is_success` says.
+/// Whether a report's `outcome` field is a success (succeeded, unchanged, or as asked only started or
+/// only computed in a dry run), as the core's `Outcome::is_success` says.
 fn is_success(report: &Bound<'_, Report>) -> bool {
-    matches!(report.get().field("outcome").and_then(Value::as_str), Some("succeeded" | "unchanged"))
+    matches!(
+        report.get().field("outcome").and_then(Value::as_str),
+        Some("succeeded" | "unchanged" | "started" | "dry_run")
+    )
 }
 
 report_class! {
@@ -559,10 +562,12 @@ report_class! {
         preflight: objects::<PreflightCheck>,
         status: object::<WorkloadStatus>,
         problems: objects::<ContainerProblem>,
+        patch: plain,
         rollback: object::<RolloutReport>,
     }
     extra {
-        /// Whether the rollout succeeded or had nothing to change.
+        /// Whether the rollout succeeded, had nothing to change, or (as asked) was only started or only
+        /// computed in a dry run.
         #[getter]
         fn is_success(slf: &Bound<'_, Self>) -> bool {
             is_success(slf.as_super())

@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::convert::{camel_case, duration, from_value, opt_timestamp, repr, seconds, to_value};
 use crate::error::{invalid_argument, to_pyerr};
 use crate::registry::PyImageRecord;
-use crate::runtime::{block_on, block_on_with};
+use crate::runtime::block_on;
 
 /// A running sandbox; `shutdown()` stops it (dropping it does too).
 #[pyclass(frozen, name = "NativeSandbox", module = "rollout._rollout")]
@@ -519,36 +519,6 @@ impl NativeSandbox {
     fn __repr__(&self) -> String {
         format!("<NativeSandbox {} time_scale={} running={}>", self.url, self.time_scale, self.running())
     }
-}
-
-/// Test hook: deploy `image` to the Deployment `deployment` in `namespace` of the cluster of `kubeconfig`
-/// with rollout-core directly (no Python face in between) and answer the report as `rollout … -o json`
-/// prints it (pretty JSON). The Python tests compare `Client.deploy(...).to_dict()` with it.
-#[pyfunction]
-#[pyo3(name = "_deploy_report_json", signature = (kubeconfig, namespace, deployment, image, timeout))]
-pub fn deploy_report_json(
-    py: Python<'_>,
-    kubeconfig: PathBuf,
-    namespace: String,
-    deployment: String,
-    image: String,
-    timeout: &Bound<'_, PyAny>,
-) -> PyResult<String> {
-    use rollout_core::deploy::{DeployOptions, DeployRequest, SetImage};
-    use rollout_core::workload::WorkloadRef;
-    let options = DeployOptions::new(duration("timeout", timeout)?);
-    let set = image.parse().map(SetImage::only).map_err(|e| to_pyerr(py, e))?;
-    let request = DeployRequest::new(WorkloadRef::deployment(namespace, deployment), vec![set]);
-    let kube = rollout_core::clients::KubeOptions { kubeconfig: Some(kubeconfig), ..Default::default() };
-    let result = block_on_with(py, || async move {
-        let deployed = async {
-            let (client, _) = rollout_core::clients::kube_client(&kube).await?;
-            rollout_core::deploy::deploy(&client, &request, &options, &rollout_core::wait::no_progress).await
-        };
-        Ok(deployed.await)
-    })?;
-    let report = result.map_err(|e| to_pyerr(py, e))?;
-    serde_json::to_string_pretty(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// Calls of `_block_for` whose future is still alive.

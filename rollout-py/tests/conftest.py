@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -143,7 +144,7 @@ def normalised(report: dict[str, Any]) -> dict[str, Any]:
     """A report's JSON with what differs between two runs of the same rollout in two namespaces replaced
     by its type: times, durations, the namespace, and the names the controllers generate."""
     volatile = {"started_at", "finished_at", "duration_ms", "new_replica_set", "namespace", "pod"}
-    volatile |= {"since", "first_seen", "last_seen"}
+    volatile |= {"since", "first_seen", "last_seen", "created_at", "healthy_at"}
 
     def walk(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
@@ -156,3 +157,25 @@ def normalised(report: dict[str, Any]) -> dict[str, Any]:
 
     result: dict[str, Any] = walk(report)
     return result
+
+
+def run_cli(cli: Path, sandbox: Sandbox, *args: str) -> Any:
+    """Runs the rollout CLI against the sandbox (its kubeconfig, ECR endpoint and credentials, given as a
+    subprocess's environment) with `-o json`, and returns what it printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))} | sandbox.env
+    answer = subprocess.run(
+        [str(cli), "-o", "json", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert answer.returncode == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def namespace(sandbox: Sandbox, name: str) -> None:
+    """Creates a namespace in the sandbox."""
+    Kube(sandbox).create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def unplaced(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest without its namespace, so that apply puts it in the namespace it is given."""
+    del manifest["metadata"]["namespace"]
+    return manifest

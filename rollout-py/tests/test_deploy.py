@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import rollout
-from conftest import Kube, deployment, normalised, ready
+from conftest import Kube, deployment, namespace, normalised, ready, run_cli, unplaced
 from rollout import ProgressEvent
-from rollout.testing import Sandbox, _deploy_report_json
+from rollout.testing import Sandbox
 
 
 class Boom(Exception):
@@ -110,9 +110,13 @@ def test_image_and_containers_and_neither_are_refused(client: rollout.Client) ->
 
 
 def test_bad_workload_names_are_refused_naming_the_argument(client: rollout.Client) -> None:
-    for bad in ("pod/web", "deployment/", "a/b/c", ""):
-        with pytest.raises(rollout.InvalidInputError, match=f'^invalid deployment "{bad}": write NAME'):
+    with pytest.raises(rollout.InvalidInputError, match='^invalid deployment "pod/web": unknown kind "pod"'):
+        client.deploy("pod/web", "registry.example/app:2")
+    for bad in ("deployment/", "Web", "a/b/c", ""):
+        with pytest.raises(rollout.InvalidInputError, match=f'^invalid deployment "{bad}": '):
             client.deploy(bad, "registry.example/app:2")
+    with pytest.raises(rollout.InvalidInputError, match='^invalid workloads\\[1\\] "sts/": '):
+        client.wait("web", "sts/", timeout=1)
     with pytest.raises(TypeError, match="deployment must be a workload name"):
         client.deploy(3, "registry.example/app:2")  # type: ignore[arg-type]
 
@@ -177,9 +181,39 @@ def test_a_never_ready_image_raises_rollout_timeout(sandbox: Sandbox, client: ro
     assert report is not None and (report.outcome, report.reason) == ("timed_out", "Timeout")
 
 
-def test_wait_false_says_it_is_not_available_yet(client: rollout.Client) -> None:
-    with pytest.raises(NotImplementedError, match="no-wait deploy"):
-        client.deploy("web", "registry.example/app:2", wait=False)
+def test_without_waiting_the_change_is_written_and_the_rollout_goes_on(client: rollout.Client) -> None:
+    ready(client, "web", "registry.example/app:1")
+    report = client.deploy("web", "registry.example/app:2", wait=False)
+    assert (report.outcome, report.is_success) == ("started", True)
+    assert report.message.startswith("the change was written (generation 2); not waiting")
+    assert client.wait("web", timeout=60).images[0].new == "registry.example/app:2"
+    with pytest.raises(rollout.InvalidInputError, match='invalid rollback_on_failure "true": a rollback on failure'):
+        client.deploy("web", "registry.example/app:3", wait=False, rollback_on_failure=True)
+
+
+def test_a_dry_run_shows_the_patch_and_writes_nothing(client: rollout.Client, kube: Kube) -> None:
+    ready(client, "web", "registry.example/app:1")
+    report = client.deploy("web", "registry.example/app:2", dry_run=True)
+    assert (report.outcome, report.reason, report.is_success) == ("dry_run", "DryRun", True)
+    assert report.patch is not None
+    assert report.patch["spec"]["template"]["spec"]["containers"] == [{"name": "web", "image": "registry.example/app:2"}]
+    live = kube.get("/apis/apps/v1/namespaces/default/deployments/web")
+    assert live["metadata"]["generation"] == 1
+    applied = client.apply(deployment("web", "registry.example/app:3"), dry_run=True)
+    assert applied.rollouts.reports[0].outcome == "dry_run"
+    assert kube.get("/apis/apps/v1/namespaces/default/deployments/web")["metadata"]["generation"] == 1
+
+
+def test_a_tag_alone_changes_the_tag_of_the_image_running_now(client: rollout.Client) -> None:
+    ready(client, "web", "registry.example/app:1")
+    report = client.deploy("web", ":2")
+    assert report.images[0].new == "registry.example/app:2"
+    report = client.deploy("web", containers={"web": ":3"})
+    assert report.images[0].new == "registry.example/app:3"
+    applied = client.apply(deployment("web", "registry.example/app:1"), image=":4")
+    assert applied.rollouts.reports[0].images[0].new == "registry.example/app:4"
+    with pytest.raises(rollout.InvalidInputError, match='^invalid image ":bad tag": '):
+        client.deploy("web", ":bad tag")
 
 
 # --- progress -------------------------------------------------------------------------------------------
@@ -249,19 +283,19 @@ def test_an_exception_in_the_first_event_is_raised_and_no_other_event_is_deliver
 # --- the report is the core's JSON ------------------------------------------------------------------------
 
 
-def test_the_report_is_the_json_the_core_gives_for_the_same_kind_of_rollout(sandbox: Sandbox, client: rollout.Client) -> None:
-    # rollout-cli has no `deploy` subcommand yet, so the reference is rollout-core's own deploy, serialised
-    # as the CLI serialises every report (serde_json, pretty), through a test hook of the module.
-    Kube(sandbox).create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+def test_the_report_is_what_rollout_deploy_prints_for_the_same_rollout(sandbox: Sandbox, client: rollout.Client, cli: Path) -> None:
+    # The same Deployment and change in two namespaces, one deployed by the CLI, one by the client.
+    namespace(sandbox, "other")
     ready(client, "web", "registry.example/app:1")
-    manifest = deployment("web", "registry.example/app:1")
-    del manifest["metadata"]["namespace"]
-    client.apply(manifest, namespace="other")
+    client.apply(unplaced(deployment("web", "registry.example/app:1")), namespace="other")
     ours = client.deploy("web", "registry.example/app:2")
-    theirs = json.loads(_deploy_report_json(sandbox.kubeconfig, "other", "web", "registry.example/app:2", 60))
-    assert list(ours.to_dict()) == list(theirs), "same fields in the same order"
-    assert normalised(ours.to_dict()) == normalised(theirs)
+    theirs = run_cli(cli, sandbox, "-n", "other", "deploy", "web", "--image", "registry.example/app:2")
+    # `rollout deploy` takes several workloads and prints a CombinedReport; the client's deploy is one.
+    assert theirs["outcome"] == "succeeded" and len(theirs["reports"]) == 1
+    assert list(ours.to_dict()) == list(theirs["reports"][0]), "same fields in the same order"
+    assert normalised(ours.to_dict()) == normalised(theirs["reports"][0])
     assert json.loads(ours.to_json(indent=2)) == ours.to_dict()
+    assert client.status("web").to_dict() == run_cli(cli, sandbox, "-n", "other", "status", "web", "--watch=false")[0]["status"]
 
 
 # --- apply ----------------------------------------------------------------------------------------------

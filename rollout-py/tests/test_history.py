@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import rollout
-from conftest import Kube, deployment, ready
+from conftest import Kube, deployment, namespace, normalised, ready, run_cli, unplaced
 from rollout.testing import Sandbox
 
 
@@ -109,3 +111,35 @@ def test_the_deployed_previous_tag_refuses_what_only_ecr_strategies_take(client:
         client.previous_tag("app", deployment="web")  # type: ignore[call-overload]
     with pytest.raises(rollout.NotFoundError, match="default/deployment/web not found"):
         client.previous_tag(strategy="deployed", deployment="web")
+
+
+def test_rollback_without_waiting_writes_it_and_returns(client: rollout.Client) -> None:
+    three_releases(client)
+    report = client.rollback("web", to_revision=1, wait=False)
+    # The revision the rollback goes to, as it was numbered when the rollback was written.
+    assert (report.outcome, report.revision) == ("started", 1)
+    assert report.message.startswith("the rollback to revision 1 was written; not waiting")
+    assert client.wait("web", timeout=60).images[0].new == "registry.example/app:1"
+
+
+def test_history_rollback_and_deployed_tag_are_what_the_cli_prints(
+    sandbox: Sandbox, client: rollout.Client, cli: Path
+) -> None:
+    # The same three releases in two namespaces: one read and rolled back by the CLI, one by the client.
+    namespace(sandbox, "other")
+    three_releases(client)
+    other = sandbox.client(namespace="other")
+    other.apply(unplaced(deployment("web", "registry.example/app:1", replicas=2)))
+    other.deploy("web", "registry.example/app:2")
+    other.deploy("web", "registry.example/app:3")
+    on_other = ("-n", "other")
+
+    assert normalised(client.history("web").to_dict()) == normalised(run_cli(cli, sandbox, *on_other, "history", "web"))
+    found = client.previous_tag(strategy="deployed", deployment="web")
+    assert found.to_dict() | {"replica_set": ""} == run_cli(
+        cli, sandbox, *on_other, "previous", "--strategy", "deployed", "--deployment", "web"
+    ) | {"replica_set": ""}
+    ours = client.rollback("web", to_revision=1)
+    theirs = run_cli(cli, sandbox, *on_other, "rollback", "web", "--to-revision", "1")
+    assert list(ours.to_dict()) == list(theirs)
+    assert normalised(ours.to_dict()) == normalised(theirs)

@@ -5,15 +5,13 @@ the same command, the report's to_dict() is compared with its `-o json` output."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 import rollout
-from conftest import REPO, ready
+from conftest import REPO, ready, run_cli
 from rollout.testing import Sandbox
 
 SEED_POLICY = (REPO / "examples" / "seed" / "lifecycle-policy.json").read_text()
@@ -180,18 +178,6 @@ def test_ecr_throttling_beyond_the_retries_is_an_ecr_error(sandbox: Sandbox, cli
 
 
 # --- the reports are the CLI's JSON -----------------------------------------------------------------------
-
-
-def run_cli(cli: Path, sandbox: Sandbox, *args: str) -> object:
-    answer = subprocess.run(
-        [str(cli), "-o", "json", "--endpoint-url", sandbox.ecr_endpoint, *args],
-        env={**os.environ, **sandbox.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert answer.returncode == 0, answer.stderr
-    return json.loads(answer.stdout)
 
 
 def test_put_report_to_dict_is_what_rollout_lifecycle_put_prints(sandbox: Sandbox, client: rollout.Client, cli: Path, tmp_path: Path) -> None:

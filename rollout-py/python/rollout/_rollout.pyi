@@ -67,7 +67,6 @@ __all__ = [
     "__version__",
     "_block_for",
     "_blocks_in_flight",
-    "_deploy_report_json",
     "_Latch",
 ]
 
@@ -81,9 +80,10 @@ _Image = ImageRecord | Mapping[str, Any]
 # A Kubernetes object: kubectl's JSON (camelCase), the kubernetes client's to_dict() (snake_case), or
 # one of the client's model objects.
 _KubeObject = Mapping[str, Any] | Any
-# A workload: a Deployment's name, kubectl's TYPE/NAME ("statefulset/db"), or a report's WorkloadRef.
+# A workload: a Deployment's name, kubectl's KIND/NAME ("statefulset/db"), or a report's WorkloadRef.
 _Workload = str | WorkloadRef
-# An image: a reference text or an ImageRef.
+# An image: a reference text or an ImageRef (for deploy and apply also ":TAG", a new tag of the image the
+# container runs now).
 _Image_ = str | ImageRef
 # A progress callback: called with each event, on the calling thread, holding the GIL.
 _OnProgress = Callable[[ProgressEvent], object]
@@ -441,7 +441,7 @@ class PreflightCheck(Report):
     @property
     def message(self) -> str: ...
 
-_Outcome = Literal["succeeded", "failed", "timed_out", "rolled_back", "unchanged"]
+_Outcome = Literal["succeeded", "failed", "timed_out", "rolled_back", "unchanged", "started", "dry_run"]
 
 @final
 class RolloutReport(Report):
@@ -477,6 +477,8 @@ class RolloutReport(Report):
     def status(self) -> WorkloadStatus | None: ...
     @property
     def problems(self) -> list[ContainerProblem]: ...
+    @property
+    def patch(self) -> dict[str, Any] | None: ...
     @property
     def rollback(self) -> RolloutReport | None: ...
     @property
@@ -835,6 +837,7 @@ class Client:
         rollback_on_failure: bool = False,
         skip_preflight: _Check | Iterable[_Check] = (),
         wait: bool = True,
+        dry_run: bool = False,
         change_cause: str | None = None,
         on_progress: _OnProgress | None = None,
     ) -> RolloutReport: ...
@@ -849,6 +852,8 @@ class Client:
         timeout: _Duration = 600,
         rollback_on_failure: bool = False,
         skip_preflight: _Check | Iterable[_Check] = (),
+        wait: bool = True,
+        dry_run: bool = False,
         change_cause: str | None = None,
         on_progress: _OnProgress | None = None,
     ) -> ApplyReport: ...
@@ -884,6 +889,7 @@ class Client:
         to_last_good: bool = True,
         namespace: str | None = None,
         timeout: _Duration = 600,
+        wait: bool = True,
         on_progress: _OnProgress | None = None,
     ) -> RolloutReport: ...
     @overload
@@ -1016,9 +1022,6 @@ class NativeSandbox:
     def shutdown(self) -> None: ...
 
 # Test hooks of rollout's own tests, not part of the API.
-def _deploy_report_json(
-    kubeconfig: str | os.PathLike[str], namespace: str, deployment: str, image: str, timeout: _Duration
-) -> str: ...
 def _block_for(seconds: _Duration, on_enter: Callable[[], object] | None = None) -> None: ...
 def _blocks_in_flight() -> int: ...
 @final

@@ -44,11 +44,9 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 from rollout._rollout import Client, ImageRecord, NativeSandbox
 
 # Test hooks of rollout's own test suite, not part of the API: a call that blocks on the shared runtime
-# the way a long wait does (for the Ctrl-C tests), the number of such calls alive, a latch, and a deploy
-# made by rollout-core directly (the reference for the reports' JSON).
+# the way a long wait does (for the Ctrl-C tests), the number of such calls alive, and a latch.
 from rollout._rollout import _block_for as _block_for
 from rollout._rollout import _blocks_in_flight as _blocks_in_flight
-from rollout._rollout import _deploy_report_json as _deploy_report_json
 from rollout._rollout import _Latch as _Latch
 
 if TYPE_CHECKING:
