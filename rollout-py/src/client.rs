@@ -6,7 +6,8 @@
 //! Clients are built lazily and cached: the Kubernetes client on the first call that needs the
 //! cluster, the ECR client on the first call that needs the registry (including the `image-exists`
 //! preflight check of a deploy, and only when a new image is in ECR), so a script that only deploys
-//! needs no AWS configuration unless it deploys ECR images. Both are built from the constructor's
+//! needs no AWS configuration unless it deploys ECR images. Image lookups without a configured region
+//! ask the region of the image's registry host, as the core's `RegistryLookup` (the CLI's) does. Both are built from the constructor's
 //! arguments alone where those suffice (an explicit kubeconfig; explicit credentials and region), so
 //! two clients in one process never share configuration through the environment.
 //!
@@ -926,12 +927,13 @@ impl PyClient {
     }
 
     /// Whether `image` (a reference text or `ImageRef` in an ECR registry) exists: by digest when it has
-    /// one, else by tag, else `latest`. `NotFoundError` when its repository does not exist,
-    /// `InvalidInputError` for an image outside ECR.
+    /// one, else by tag, else `latest`. Without a configured region, the region of the image's registry
+    /// host is asked. `NotFoundError` when its repository does not exist, `InvalidInputError` for an
+    /// image outside ECR.
     fn image_exists(&self, py: Python<'_>, image: &Bound<'_, PyAny>) -> PyResult<bool> {
         let image = image_ref("image", image)?;
         let connections = self.connections();
-        run(py, || async { connections.registry().await?.image_exists(&image).await })
+        run(py, || async { connections.lookup_registry(&image).await?.image_exists(&image).await })
     }
 
     /// Put a lifecycle policy on repositories, safely, and return a `PutReport`.

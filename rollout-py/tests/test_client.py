@@ -74,10 +74,15 @@ def test_a_bad_ecr_endpoint_is_refused_by_name_on_the_first_registry_call() -> N
 NO_AWS = textwrap.dedent(
     """
     import rollout
-    try:
-        rollout.Client().image_exists("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1")
-    except rollout.ConfigError as e:
-        print(type(e).__name__, e)
+    for call in (
+        lambda: rollout.Client().get_lifecycle_policy("app"),
+        # An image check asks the region of the image's registry host, and then needs credentials.
+        lambda: rollout.Client().image_exists("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1"),
+    ):
+        try:
+            call()
+        except rollout.ConfigError as e:
+            print(type(e).__name__, e)
     """
 )
 
@@ -93,7 +98,9 @@ def test_a_registry_call_without_a_region_is_a_config_error(tmp_path: Path) -> N
     }
     answer = subprocess.run([sys.executable, "-c", NO_AWS], env=env, capture_output=True, text=True, timeout=120)
     assert answer.returncode == 0, answer.stderr
-    assert answer.stdout.startswith("ConfigError no aws region configured: pass --region"), answer.stdout
+    region, credentials = answer.stdout.splitlines()
+    assert region.startswith("ConfigError no aws region configured: pass --region"), region
+    assert credentials.startswith("ConfigError no usable aws credentials: set AWS_ACCESS_KEY_ID"), credentials
 
 
 def test_a_request_the_api_server_rejects_is_a_kubernetes_error(client: rollout.Client) -> None:
