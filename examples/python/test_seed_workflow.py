@@ -117,7 +117,7 @@ def test_a_policy_that_would_expire_the_running_release_is_refused(sandbox: Sand
     run = Run(sandbox, "--tag", "latest-release-1.1.5")
     assert run.code == 2
     assert "error: lifecycle policy would act on " in run.err
-    assert "(latest-release-1.0.0) would be expired by rule 1 but default/deployment/ms-account-management" in run.err
+    assert "(latest-release-1.0.0) would be expired by rule 1 but is used by default/deployment/ms-account-management" in run.err
     assert client.get_lifecycle_policy(REPOSITORY) is None
     assert running_image(sandbox) == sandbox.image(REPOSITORY, "latest-release-1.0.0")
 
