@@ -7,7 +7,9 @@ mod clients;
 mod cmd;
 mod exit;
 mod output;
+mod progress;
 mod render;
+mod text;
 
 use std::io;
 use std::path::PathBuf;
@@ -30,6 +32,7 @@ pub struct Cli {
 
 /// Flags every subcommand accepts, named after kubectl's and the aws CLI's.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config].
     #[arg(long, global = true, value_name = "PATH")]
@@ -37,9 +40,10 @@ pub struct GlobalArgs {
     /// Kubeconfig context (repeat to roll out to several clusters at once).
     #[arg(long, global = true)]
     pub context: Vec<String>,
-    /// Kubernetes namespace [default: the context's].
+    /// Kubernetes namespace [default: the context's] (repeatable only for `lifecycle put|check
+    /// --protect-in-use`).
     #[arg(short = 'n', long, global = true)]
-    pub namespace: Option<String>,
+    pub namespace: Vec<String>,
     /// AWS region of the ECR registry [env: AWS_REGION, AWS_DEFAULT_REGION].
     #[arg(long, global = true)]
     pub region: Option<String>,
@@ -65,7 +69,15 @@ enum Command {
     /// Derive a release's image tag from the project version (pom.xml, Cargo.toml, package.json,
     /// pyproject.toml, VERSION or git).
     Tag(cmd::tag::Args),
-    /// The tag of the release before the current one, from ECR.
+    /// Set a new image on workloads (or apply a manifest), check first, wait, roll back on failure.
+    Deploy(cmd::deploy::Args),
+    /// Wait for workloads' rollouts, failing fast with the reason; or print where they stand.
+    Status(cmd::status::Args),
+    /// A Deployment's revisions: images, change-cause, creation, health, current.
+    History(cmd::history::Args),
+    /// Roll a Deployment back to its last known good revision (or a given one) and wait.
+    Rollback(cmd::rollback::Args),
+    /// The tag of the release before the current one, from ECR (or the cluster's history).
     Previous(cmd::previous::Args),
     /// ECR lifecycle policies: put, get, diff, preview, check.
     #[command(subcommand)]
@@ -120,9 +132,17 @@ fn print_error(err: &dyn std::error::Error) {
 /// stops it cleanly on Ctrl-C.
 fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Failure> {
     let rt = runtime()?;
-    rt.block_on(async move {
+    let session = progress::Session::new(out);
+    rt.block_on(async {
+        // Listen before any work starts, so a Ctrl-C at any moment is ours to handle, never the
+        // default action that kills the process mid-write.
+        let interrupt = Interrupt::listen();
         let work = async {
             match command {
+                Command::Deploy(args) => cmd::deploy::run(args, &global, out, &session).await,
+                Command::Status(args) => cmd::status::run(args, &global, out, &session).await,
+                Command::History(args) => cmd::history::run(args, &global, out).await,
+                Command::Rollback(args) => cmd::rollback::run(args, &global, out, &session).await,
                 Command::Tag(args) => cmd::tag::run(args, &global, out).await,
                 Command::Previous(args) => cmd::previous::run(args, &global, out).await,
                 Command::Lifecycle(cmd) => cmd::lifecycle::run(cmd, &global, out).await,
@@ -132,8 +152,8 @@ fn run_async(command: Command, global: GlobalArgs, out: Out) -> Result<Exit, Fai
         };
         tokio::select! {
             r = work => r,
-            _ = interrupted() => {
-                eprintln!("interrupted: stopped before finishing; nothing further was changed");
+            _ = interrupt.received() => {
+                eprintln!("{}", session.interrupted_message());
                 Ok(Exit::Interrupted)
             }
         }
@@ -147,20 +167,36 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Other(anyhow::anyhow!("starting the async runtime failed: {e}")))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
+/// Ctrl-C and SIGTERM, listened to from the moment `listen` is called (inside the runtime).
+struct Interrupt {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupt {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok());
+            Interrupt { signals }
+        }
+        #[cfg(not(unix))]
+        Interrupt {}
+    }
+
+    /// Resolves when one of the signals arrives.
+    async fn received(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Logs go to stderr: warnings by default, more with each `-v`, errors only with `-q`;

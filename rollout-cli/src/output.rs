@@ -29,8 +29,10 @@ impl Out {
         let mut stdout = io::stdout().lock();
         match self.format {
             Format::Json => {
-                serde_json::to_writer_pretty(&mut stdout, value).map_err(io::Error::other)?;
-                writeln!(stdout)
+                // Serialised first, so that a closed stdout surfaces as the io::Error it is (exit 0 on
+                // `| head`), not wrapped in a serde error.
+                let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+                writeln!(stdout, "{text}")
             }
             Format::Text => {
                 let t = text();
@@ -49,5 +51,16 @@ impl Out {
     /// A warning on stderr (shown even with `-q`).
     pub fn warn(&self, msg: impl AsRef<str>) {
         eprintln!("warning: {}", msg.as_ref());
+    }
+}
+
+/// In JSON mode, a line on stderr for each rollout that did not succeed, so a person reading a CI
+/// log sees why without parsing stdout (in text mode the failure block on stdout says it).
+pub fn failed_rollouts(out: Out, report: &rollout_core::report::CombinedReport) {
+    if out.format != Format::Json {
+        return;
+    }
+    for r in report.reports.iter().filter(|r| !r.outcome.is_success()) {
+        eprintln!("error: {}", r.summary());
     }
 }

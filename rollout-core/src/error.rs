@@ -467,25 +467,72 @@ pub(crate) fn kubeconfig_origin(path: Option<&std::path::Path>) -> String {
     }
 }
 
+/// The distinct images (repository and digest) among the violations: one image run by a Deployment
+/// and its pods is one image, reported once with every user.
 pub(crate) fn count_in_use(repositories: &[crate::registry::InUseViolations]) -> usize {
-    repositories.iter().map(|r| r.violations.len()).sum()
+    repositories
+        .iter()
+        .map(|r| r.violations.iter().map(|v| v.digest.as_str()).collect::<std::collections::BTreeSet<_>>().len())
+        .sum()
 }
 
 pub(crate) fn list_in_use(repositories: &[crate::registry::InUseViolations]) -> String {
     let mut parts = Vec::new();
     for repository in repositories {
+        let mut digests: Vec<&str> = Vec::new();
         for v in &repository.violations {
+            if !digests.contains(&v.digest.as_str()) {
+                digests.push(&v.digest);
+            }
+        }
+        for digest in digests {
+            let users: Vec<_> = repository.violations.iter().filter(|v| v.digest == digest).collect();
+            let v = users[0];
             let tags = if v.tags.is_empty() { "untagged".to_owned() } else { v.tags.join(", ") };
             let action = match v.outcome {
                 crate::lifecycle::Outcome::Transition => "archived",
                 _ => "expired",
             };
             let rule = v.rule_priority.map(|p| format!(" by rule {p}")).unwrap_or_default();
+            let used_by: Vec<String> = users.iter().map(|u| format!("{} (as {})", u.used_by, u.reference)).collect();
             parts.push(format!(
-                "{}: {} ({tags}) would be {action}{rule} but {} uses it as {}",
-                repository.repository, v.digest, v.used_by, v.reference
+                "{}: {digest} ({tags}) would be {action}{rule} but is used by {}",
+                repository.repository,
+                used_by.join(", ")
             ));
         }
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::{MatchedBy, Outcome, ProtectionViolation};
+    use crate::registry::InUseViolations;
+
+    #[test]
+    fn an_image_used_by_a_deployment_and_its_pods_counts_once() {
+        let v = |used_by: &str| ProtectionViolation {
+            digest: "sha256:aa".into(),
+            tags: vec!["v1".into()],
+            outcome: Outcome::Expire,
+            rule_priority: Some(1),
+            reference: "app:v1".into(),
+            used_by: used_by.into(),
+            matched_by: MatchedBy::Tag,
+        };
+        let e = Error::PolicyWouldExpireInUse {
+            repositories: vec![InUseViolations {
+                repository: "app".into(),
+                violations: vec![v("deployment/web"), v("pod/web-1"), v("pod/web-2")],
+            }],
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("lifecycle policy would act on 1 image in use: app: sha256:aa (v1)"), "{text}");
+        assert!(
+            text.contains("is used by deployment/web (as app:v1), pod/web-1 (as app:v1), pod/web-2 (as app:v1)"),
+            "{text}"
+        );
+    }
 }

@@ -3,9 +3,14 @@
 //! [`RolloutReport`] is the one structure the CLI prints (`--output json`) and the Python module
 //! returns; its snake_case JSON field names are a contract covered by tests. A report carries the
 //! target, the images before and after, the revision, the outcome and why, the timings, every
-//! preflight check, the problems found in the new pods (with their events and log tails), and the
-//! report of an automatic rollback, nested. [`CombinedReport`] gathers the reports of many workloads
-//! handled in one call.
+//! preflight check, the problems found in the new pods (with their events and log tails), the patch
+//! a dry run computed, and the report of an automatic rollback, nested. [`CombinedReport`] gathers
+//! the reports of many workloads handled in one call.
+//!
+//! The `outcome` field is one of `succeeded`, `failed`, `timed_out`, `rolled_back`, `unchanged`,
+//! `started` (the change was written and, as asked, not waited for: the rollout goes on in the
+//! cluster) and `dry_run` (the checks passed and the change was computed, in `patch`, but not
+//! written). The last two are successes: they say exactly what was done, no more.
 //!
 //! This module only describes results; it decides nothing and fetches nothing.
 
@@ -48,10 +53,17 @@ pub enum Outcome {
     RolledBack,
     /// Nothing had to change (the images were already set, or the rollback target is already current).
     Unchanged,
+    /// The change was written and, as asked (`no_wait`), not waited for: the rollout continues in the
+    /// cluster, and nothing is known yet about how it ends.
+    Started,
+    /// A dry run: the checks passed and the change was computed (the report's `patch`), but nothing
+    /// was written.
+    DryRun,
 }
 
 impl Outcome {
-    /// The word used in JSON: `succeeded`, `failed`, `timed_out`, `rolled_back`, `unchanged`.
+    /// The word used in JSON: `succeeded`, `failed`, `timed_out`, `rolled_back`, `unchanged`,
+    /// `started`, `dry_run`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Succeeded => "succeeded",
@@ -59,23 +71,28 @@ impl Outcome {
             Outcome::TimedOut => "timed_out",
             Outcome::RolledBack => "rolled_back",
             Outcome::Unchanged => "unchanged",
+            Outcome::Started => "started",
+            Outcome::DryRun => "dry_run",
         }
     }
 
-    /// Whether the outcome is a success (succeeded or unchanged).
+    /// Whether the outcome is a success: succeeded, unchanged, or (as asked) only started or only
+    /// computed in a dry run.
     pub fn is_success(self) -> bool {
-        matches!(self, Outcome::Succeeded | Outcome::Unchanged)
+        matches!(self, Outcome::Succeeded | Outcome::Unchanged | Outcome::Started | Outcome::DryRun)
     }
 
     /// How bad it is, for combining outcomes: a failure (rolled back or not) outranks a timeout, which
-    /// outranks success.
+    /// outranks a rollout only started, which outranks a finished success.
     fn severity(self) -> u8 {
         match self {
             Outcome::Unchanged => 0,
-            Outcome::Succeeded => 1,
-            Outcome::TimedOut => 2,
-            Outcome::RolledBack => 3,
-            Outcome::Failed => 4,
+            Outcome::DryRun => 1,
+            Outcome::Succeeded => 2,
+            Outcome::Started => 3,
+            Outcome::TimedOut => 4,
+            Outcome::RolledBack => 5,
+            Outcome::Failed => 6,
         }
     }
 }
@@ -136,6 +153,9 @@ pub struct RolloutReport {
     pub status: Option<WorkloadStatus>,
     /// The problems of the new pods: fatal ones first, each with its events and log tail.
     pub problems: Vec<ContainerProblem>,
+    /// The change a dry run computed and did not send: for setting images, the strategic merge patch;
+    /// for apply, the document server-side apply was given (with `dryRun=All`). `None` otherwise.
+    pub patch: Option<serde_json::Value>,
     /// The automatic rollback that followed a failure, if one was made.
     pub rollback: Option<Box<RolloutReport>>,
 }
@@ -160,6 +180,7 @@ impl RolloutReport {
             preflight: Vec::new(),
             status: None,
             problems: Vec::new(),
+            patch: None,
             rollback: None,
         }
     }
@@ -187,7 +208,7 @@ impl RolloutReport {
     /// it was rolled back), [`Error::RolloutFailed`] for any other failure.
     pub fn into_result(self) -> Result<RolloutReport> {
         match self.outcome {
-            Outcome::Succeeded | Outcome::Unchanged => Ok(self),
+            Outcome::Succeeded | Outcome::Unchanged | Outcome::Started | Outcome::DryRun => Ok(self),
             Outcome::TimedOut => Err(Error::RolloutTimedOut { report: Box::new(self) }),
             Outcome::RolledBack if self.reason.as_deref() == Some(TIMEOUT_REASON) => {
                 Err(Error::RolloutTimedOut { report: Box::new(self) })
@@ -203,7 +224,8 @@ pub const TIMEOUT_REASON: &str = "Timeout";
 /// The reports of many workloads handled in one call, with the worst outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CombinedReport {
-    /// The worst outcome of all reports: failed, then rolled back, timed out, succeeded, unchanged.
+    /// The worst outcome of all reports: failed, then rolled back, timed out, started, succeeded,
+    /// dry run, unchanged.
     pub outcome: Outcome,
     /// When the call started (this machine's clock).
     pub started_at: Timestamp,
@@ -288,6 +310,7 @@ mod tests {
             "preflight",
             "status",
             "problems",
+            "patch",
             "rollback",
         ];
         expected.sort_unstable();
@@ -313,8 +336,26 @@ mod tests {
         r.reason = None;
         let err = r.clone().into_result().unwrap_err();
         assert_eq!(err.to_string(), "prod/shop/deployment/web: failed: pod web-1 container app: CrashLoopBackOff");
-        r.outcome = Outcome::Unchanged;
-        assert!(r.into_result().is_ok());
+        for ok in [Outcome::Unchanged, Outcome::Succeeded, Outcome::Started, Outcome::DryRun] {
+            r.outcome = ok;
+            assert!(r.clone().into_result().is_ok(), "{ok} is a success");
+        }
+    }
+
+    #[test]
+    fn outcomes_serialise_as_their_json_words() {
+        for o in [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::TimedOut,
+            Outcome::RolledBack,
+            Outcome::Unchanged,
+            Outcome::Started,
+            Outcome::DryRun,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), json!(o.as_str()));
+        }
+        assert_eq!(Outcome::DryRun.to_string(), "dry run");
     }
 
     #[test]
@@ -326,6 +367,9 @@ mod tests {
             (vec![with(Outcome::Succeeded), with(Outcome::TimedOut)], Outcome::TimedOut),
             (vec![with(Outcome::TimedOut), with(Outcome::RolledBack)], Outcome::RolledBack),
             (vec![with(Outcome::Failed), with(Outcome::RolledBack), with(Outcome::Succeeded)], Outcome::Failed),
+            (vec![with(Outcome::Succeeded), with(Outcome::Started)], Outcome::Started),
+            (vec![with(Outcome::Started), with(Outcome::TimedOut)], Outcome::TimedOut),
+            (vec![with(Outcome::Unchanged), with(Outcome::DryRun)], Outcome::DryRun),
         ];
         for (reports, expected) in cases {
             assert_eq!(CombinedReport::new(at("2025-01-01T00:00:00Z"), reports).outcome, expected);

@@ -61,6 +61,73 @@ impl WorkloadRef {
     pub fn kind_name(&self) -> &'static str {
         kind_name(self.kind)
     }
+
+    /// A workload as kubectl's commands take one, in `namespace`: `KIND/NAME` with the kind written
+    /// as kubectl accepts it (`deployment`, `deployments`, `deploy`, `deployment.apps`,
+    /// `deployment.v1.apps`; likewise `statefulset`/`sts` and `daemonset`/`ds`; any case), or a bare
+    /// `NAME`, which means a Deployment.
+    ///
+    /// Errors: [`Error::InvalidInput`] naming `field` for an unknown kind or a name that is not a
+    /// valid object name (lowercase letters, digits, `-` and `.`, at most 253 characters).
+    ///
+    /// ```
+    /// use rollout_core::workload::WorkloadRef;
+    /// let w = WorkloadRef::from_arg("sts/db", "shop", "WORKLOAD").unwrap();
+    /// assert_eq!(w.to_string(), "shop/statefulset/db");
+    /// assert_eq!(WorkloadRef::from_arg("web", "shop", "WORKLOAD").unwrap().to_string(), "shop/deployment/web");
+    /// ```
+    pub fn from_arg(arg: &str, namespace: &str, field: &str) -> crate::error::Result<Self> {
+        let invalid = |reason: String| crate::error::Error::InvalidInput {
+            field: field.to_owned(),
+            value: arg.to_owned(),
+            reason,
+        };
+        let (kind, name) = match arg.split_once('/') {
+            Some((kind, name)) => {
+                let kind = parse_kind(kind).ok_or_else(|| {
+                    invalid(format!(
+                        "unknown kind {kind:?}: write deployment/NAME (or deploy/NAME), statefulset/NAME (sts), \
+                         daemonset/NAME (ds), or just NAME for a deployment"
+                    ))
+                })?;
+                (kind, name)
+            }
+            None => (WorkloadKind::Deployment, arg),
+        };
+        if let Some(reason) = object_name_violation(name) {
+            return Err(invalid(reason));
+        }
+        Ok(WorkloadRef::new(kind, namespace, name))
+    }
+}
+
+/// A kind as kubectl accepts it on the command line: singular, plural or short name, optionally
+/// with `.apps` or `.v1.apps`, in any case.
+fn parse_kind(text: &str) -> Option<WorkloadKind> {
+    let lower = text.to_ascii_lowercase();
+    let base = lower.strip_suffix(".v1.apps").or_else(|| lower.strip_suffix(".apps")).unwrap_or(&lower);
+    match base {
+        "deployment" | "deployments" | "deploy" => Some(WorkloadKind::Deployment),
+        "statefulset" | "statefulsets" | "sts" => Some(WorkloadKind::StatefulSet),
+        "daemonset" | "daemonsets" | "ds" => Some(WorkloadKind::DaemonSet),
+        _ => None,
+    }
+}
+
+/// Why `name` is not a valid name for a Deployment, StatefulSet or DaemonSet (a DNS-1123 subdomain,
+/// as the API server's `IsDNS1123Subdomain` checks it), or `None`.
+fn object_name_violation(name: &str) -> Option<String> {
+    let allowed = "allowed: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, \
+                   at most 253 characters";
+    if name.is_empty() {
+        return Some(format!("the name is empty; {allowed}"));
+    }
+    let bytes = name.as_bytes();
+    let ok = bytes.len() <= 253
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric);
+    (!ok).then(|| format!("not a valid name; {allowed}"))
 }
 
 /// The kind as `kubectl` spells its resource: `deployment`, `statefulset`, `daemonset`.
@@ -352,6 +419,39 @@ mod tests {
         let r = WorkloadRef::deployment("shop", "web");
         assert_eq!(r.to_string(), "shop/deployment/web");
         assert_eq!(r.in_context("prod").to_string(), "prod/shop/deployment/web");
+    }
+
+    #[test]
+    fn workload_arguments_take_kubectl_kinds_and_default_to_deployments() {
+        let cases = [
+            ("web", "shop/deployment/web"),
+            ("deployment/web", "shop/deployment/web"),
+            ("deploy/web", "shop/deployment/web"),
+            ("Deployments.apps/web", "shop/deployment/web"),
+            ("deployment.v1.apps/web", "shop/deployment/web"),
+            ("sts/db", "shop/statefulset/db"),
+            ("statefulsets/db", "shop/statefulset/db"),
+            ("ds/agent", "shop/daemonset/agent"),
+            ("daemonset/agent.v2", "shop/daemonset/agent.v2"),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(WorkloadRef::from_arg(arg, "shop", "WORKLOAD").unwrap().to_string(), want, "{arg}");
+        }
+        let err = WorkloadRef::from_arg("pod/web", "shop", "WORKLOAD").unwrap_err().to_string();
+        assert!(err.starts_with("invalid WORKLOAD \"pod/web\": unknown kind \"pod\""), "{err}");
+        for bad in ["Web", "deployment/", "web-", "deployment/b/c", ""] {
+            let err = WorkloadRef::from_arg(bad, "shop", "WORKLOAD").unwrap_err().to_string();
+            assert!(err.contains("allowed: lowercase letters"), "{bad}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn workload_argument_parsing_never_panics(s in ".{0,80}") {
+            let _ = WorkloadRef::from_arg(&s, "default", "WORKLOAD");
+        }
     }
 
     #[test]

@@ -30,13 +30,15 @@ create_exception!(
     rollout,
     RolloutFailedError,
     RolloutError,
-    "The rollout ran and failed (whether or not it was rolled back); `.report` holds the rollout report."
+    "The rollout ran and failed (whether or not it was rolled back); `.report` holds the rollout report, \
+     `.result` the whole result of a call over several workloads."
 );
 create_exception!(
     rollout,
     RolloutTimeoutError,
     RolloutError,
-    "Waiting for a rollout timed out; `.report` holds the rollout report as it stood."
+    "Waiting for a rollout timed out; `.report` holds the rollout report as it stood, `.result` the whole \
+     result of a call over several workloads."
 );
 create_exception!(
     rollout,
@@ -140,8 +142,10 @@ pub fn class_of(e: &Error) -> Class {
         | Error::TagNotFound { .. }
         | Error::RepositoryNotFound { .. }
         | Error::WorkloadNotFound { .. }
-        | Error::ContainerNotFound { .. }
         | Error::RevisionNotFound { .. } => Class::NotFound,
+        // A container name that is not in the template is a bad argument of the call (the CLI treats it
+        // as a usage error too), not a lookup: the workload itself was found.
+        Error::ContainerNotFound { .. } => Class::InvalidInput,
         // Requests refused before anything changed: the input does not fit the state it meets.
         Error::TagAlreadyExists { .. }
         | Error::PolicyWouldExpireInUse { .. }
@@ -192,17 +196,35 @@ fn new_error(py: Python<'_>, class: Class, message: String) -> PyErr {
 /// The Python exception for an error of the core.
 ///
 /// An `InvalidPolicy` error also carries `.violations`, the list of every violation as
-/// `PolicyViolation` reports, so a caller can show them one per line.
+/// `PolicyViolation` reports, so a caller can show them one per line; `RolloutFailed` and
+/// `RolloutTimedOut` carry `.report`, the `RolloutReport` of the rollout.
 pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
     let err = new_error(py, class_of(&e), message(&e));
-    if let Error::InvalidPolicy { violations } = &e {
-        let attached = crate::report::list_of::<crate::report::PolicyViolation, _>(py, violations)
-            .and_then(|list| err.value(py).setattr("violations", list));
-        if let Err(failed) = attached {
-            return failed;
+    let attached = match &e {
+        Error::InvalidPolicy { violations } => {
+            crate::report::list_of::<crate::report::PolicyViolation, _>(py, violations)
+                .and_then(|list| err.value(py).setattr("violations", list))
         }
+        Error::RolloutFailed { report } | Error::RolloutTimedOut { report } => {
+            crate::report::new::<crate::report::RolloutReport, _>(py, report.as_ref())
+                .and_then(|r| err.value(py).setattr("report", r))
+        }
+        _ => Ok(()),
+    };
+    match attached {
+        Ok(()) => err,
+        Err(failed) => failed,
     }
-    err
+}
+
+/// [`to_pyerr`], with `.result` set to the whole result of a call over several workloads (the
+/// `CombinedReport` of a wait, the `ApplyReport` of an apply) whose failing workload `e` is about.
+pub fn to_pyerr_with_result(py: Python<'_>, e: Error, result: Bound<'_, PyAny>) -> PyErr {
+    let err = to_pyerr(py, e);
+    match err.value(py).setattr("result", result) {
+        Ok(()) => err,
+        Err(failed) => failed,
+    }
 }
 
 /// An `InvalidInputError` for an argument of a Python call, worded as the core words `InvalidInput`.
@@ -228,9 +250,12 @@ pub fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add("RolloutError", py.get_type::<RolloutError>())?;
     m.add("InvalidInputError", invalid_input_error(py)?)?;
     m.add("NotFoundError", not_found_error(py)?)?;
-    // `.report` is set on every raised instance; the class default keeps it readable on any.
-    py.get_type::<RolloutFailedError>().setattr("report", py.None())?;
-    py.get_type::<RolloutTimeoutError>().setattr("report", py.None())?;
+    // `.report` is set on every raised instance, `.result` on those of calls over several workloads; the
+    // class defaults keep them readable on any.
+    for class in [py.get_type::<RolloutFailedError>(), py.get_type::<RolloutTimeoutError>()] {
+        class.setattr("report", py.None())?;
+        class.setattr("result", py.None())?;
+    }
     m.add("RolloutFailedError", py.get_type::<RolloutFailedError>())?;
     m.add("RolloutTimeoutError", py.get_type::<RolloutTimeoutError>())?;
     m.add("KubernetesError", py.get_type::<KubernetesError>())?;
@@ -251,6 +276,16 @@ mod tests {
     fn a_missing_file_is_not_found_and_an_unreadable_one_invalid_input() {
         assert_eq!(class_of(&io(std::io::ErrorKind::NotFound)), Class::NotFound);
         assert_eq!(class_of(&io(std::io::ErrorKind::PermissionDenied)), Class::InvalidInput);
+    }
+
+    #[test]
+    fn an_unknown_container_is_a_bad_argument() {
+        let e = Error::ContainerNotFound {
+            workload: Box::new(rollout_core::WorkloadRef::deployment("shop", "web")),
+            container: "side".into(),
+            available: vec!["app".into()],
+        };
+        assert_eq!(class_of(&e), Class::InvalidInput);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! decides, this face translates. Calls release the interpreter; anything that awaits or blocks runs
 //! on the one shared runtime through [`runtime::block_on`], so Ctrl-C raises `KeyboardInterrupt`.
 
+pub mod client;
 pub mod convert;
 pub mod error;
 pub mod image;
@@ -35,6 +36,8 @@ fn parse_duration(py: Python<'_>, text: &str) -> PyResult<std::time::Duration> {
 /// The native module, `rollout._rollout`.
 #[pymodule]
 mod _rollout {
+    #[pymodule_export]
+    use super::client::PyClient;
     #[pymodule_export]
     use super::image::PyImageRef;
     #[pymodule_export]

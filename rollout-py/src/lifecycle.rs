@@ -126,7 +126,8 @@ impl PyLifecyclePolicy {
     /// The images in use that this policy would expire or archive among `images` at `now`.
     ///
     /// `in_use` lists image references (str or ImageRef, matched by tag and digest) or dicts with
-    /// `reference`, `used_by` and optionally `tag` and `digest`.
+    /// `reference`, `used_by` and optionally `tag` and `digest` (read off the reference when both are
+    /// left out).
     #[pyo3(signature = (images, in_use, now = None))]
     fn protect<'py>(
         &self,
@@ -155,8 +156,9 @@ impl PyLifecyclePolicy {
     }
 }
 
-/// The in-use images argument of `protect`.
-fn in_use_images(in_use: &Bound<'_, PyAny>) -> PyResult<Vec<InUseImage>> {
+/// The in-use images argument of `protect` and `Client.put_lifecycle_policy`: image references (str
+/// or ImageRef) or dicts (and reports such as `InUseImage`) with `reference` and `used_by`.
+pub(crate) fn in_use_images(in_use: &Bound<'_, PyAny>) -> PyResult<Vec<InUseImage>> {
     let py = in_use.py();
     if in_use.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err("in_use must be a list of image references or dicts, not a str"));
@@ -179,14 +181,25 @@ fn in_use_images(in_use: &Bound<'_, PyAny>) -> PyResult<Vec<InUseImage>> {
                 digest: r.digest().map(|d| d.to_string()),
                 used_by: "given by the caller".to_owned(),
             },
-            None => serde_json::from_value(to_value(&field, &item)?).map_err(|e| {
-                invalid_argument(
-                    py,
-                    &field,
-                    repr(&item),
-                    format!("not an in-use image: {e}; give reference and used_by"),
-                )
-            })?,
+            None => {
+                let mut image: InUseImage = serde_json::from_value(to_value(&field, &item)?).map_err(|e| {
+                    invalid_argument(
+                        py,
+                        &field,
+                        repr(&item),
+                        format!("not an in-use image: {e}; give reference and used_by"),
+                    )
+                })?;
+                // Without tag and digest nothing would match: read them off the reference.
+                if image.tag.is_none()
+                    && image.digest.is_none()
+                    && let Ok(parsed) = image.reference.parse::<ImageRef>()
+                {
+                    image.tag = parsed.tag().map(|t| t.to_string());
+                    image.digest = parsed.digest().map(|d| d.to_string());
+                }
+                image
+            }
         };
         out.push(image);
     }

@@ -4,8 +4,8 @@
 //! Images may be given as `ImageRecord` objects or as dicts, either in the core's JSON form
 //! (`digest`, `tags`, `pushed_at`, …) or as ECR's `DescribeImages` reports them (`imageDigest`,
 //! `imageTags`, `imagePushedAt`, …, what boto3's `describe_images()["imageDetails"]` holds), so a
-//! script can pass boto3's answer straight in. The ECR-backed lookup (which lists the images itself)
-//! belongs on the client that comes later; this is the selection alone.
+//! script can pass boto3's answer straight in. The ECR-backed lookup, which lists the images itself,
+//! is `Client.previous_tag` (module `client`); this is the selection alone.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -191,22 +191,13 @@ pub fn image_records(images: &Bound<'_, PyAny>) -> PyResult<Vec<ImageRecord>> {
 }
 
 /// The strategy names `previous_tag` accepts.
-const STRATEGIES: &str = "pushed, before, semver, cli-compatible";
+pub(crate) const STRATEGIES: &str = "pushed, before, semver, cli-compatible";
 
-/// Choose the image before the current release among a repository's `images`, and its tag.
-///
-/// Strategies: `pushed` (the second-newest qualifying push), `before` (the newest qualifying image
-/// pushed before the one tagged `before`), `semver` (the highest semantic version below the highest,
-/// or below `before`; `pattern` extracts the version from a tag) and `cli-compatible` (exactly what
-/// `aws ecr describe-images --query 'sort_by(imageDetails,& imagePushedAt)[-2].imageTags[0]'` prints).
-/// Only tags starting with `tag_prefix` and matching the regular expression `tag_pattern` are
-/// eligible; floating tags such as `latest` are never returned unless `include_floating`.
-#[pyfunction]
-#[pyo3(signature = (images, strategy = "pushed", *, before = None, pattern = None, tag_prefix = None, tag_pattern = None, include_floating = false, floating_tags = None))]
+/// The options of a previous-tag lookup, checked: `strategy` is one of [`STRATEGIES`] (case and `_`
+/// versus `-` do not matter), `before` goes with `before` and `semver`, `pattern` with `semver` only.
 #[allow(clippy::too_many_arguments)]
-pub fn previous_tag(
+pub(crate) fn previous_query(
     py: Python<'_>,
-    images: &Bound<'_, PyAny>,
     strategy: &str,
     before: Option<String>,
     pattern: Option<String>,
@@ -214,8 +205,7 @@ pub fn previous_tag(
     tag_pattern: Option<String>,
     include_floating: bool,
     floating_tags: Option<Vec<String>>,
-) -> PyResult<Py<PreviousTag>> {
-    let images = image_records(images)?;
+) -> PyResult<PreviousQuery> {
     let name = strategy.to_ascii_lowercase().replace('_', "-");
     if let (Some(p), false) = (&pattern, name == "semver") {
         return Err(invalid_argument(
@@ -257,6 +247,34 @@ pub fn previous_tag(
     if let Some(tags) = floating_tags {
         query.floating_tags = tags;
     }
+    Ok(query)
+}
+
+/// Choose the image before the current release among a repository's `images`, and its tag.
+///
+/// Strategies: `pushed` (the second-newest qualifying push), `before` (the newest qualifying image
+/// pushed before the one tagged `before`), `semver` (the highest semantic version below the highest,
+/// or below `before`; `pattern` extracts the version from a tag) and `cli-compatible` (exactly what
+/// `aws ecr describe-images --query 'sort_by(imageDetails,& imagePushedAt)[-2].imageTags[0]'` prints).
+/// Only tags starting with `tag_prefix` and matching the regular expression `tag_pattern` are
+/// eligible; floating tags such as `latest` are never returned unless `include_floating`.
+#[pyfunction]
+#[pyo3(signature = (images, strategy = "pushed", *, before = None, pattern = None, tag_prefix = None, tag_pattern = None, include_floating = false, floating_tags = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn previous_tag(
+    py: Python<'_>,
+    images: &Bound<'_, PyAny>,
+    strategy: &str,
+    before: Option<String>,
+    pattern: Option<String>,
+    tag_prefix: Option<String>,
+    tag_pattern: Option<String>,
+    include_floating: bool,
+    floating_tags: Option<Vec<String>>,
+) -> PyResult<Py<PreviousTag>> {
+    let images = image_records(images)?;
+    let query =
+        previous_query(py, strategy, before, pattern, tag_prefix, tag_pattern, include_floating, floating_tags)?;
     let chosen = py.detach(|| core_previous_tag(&images, &query)).py_err(py)?;
     report::new::<PreviousTag, _>(py, &chosen)
 }

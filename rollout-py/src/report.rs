@@ -26,6 +26,8 @@ pub struct Report {
     json: String,
     /// The attribute names of the subclass, for `repr()`.
     fields: &'static [&'static str],
+    /// A one-line text the core wrote for the value (a progress event's line), when it has one.
+    text: Option<String>,
 }
 
 impl Report {
@@ -37,6 +39,11 @@ impl Report {
     /// The whole output.
     pub fn value(&self) -> &Value {
         &self.value
+    }
+
+    /// The core's one-line text, when the report was made with one.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 }
 
@@ -107,18 +114,24 @@ pub trait ReportClass: pyo3::PyClass<BaseType = Report> + Sized {
 /// A new report of class `C` holding the serde output of `data`.
 pub fn new<C: ReportClass, T: Serialize + ?Sized>(py: Python<'_>, data: &T) -> PyResult<Py<C>> {
     let (value, json) = serialize(data)?;
-    from_parts::<C>(py, value, json)
+    from_parts::<C>(py, value, json, None)
 }
 
-fn from_parts<C: ReportClass>(py: Python<'_>, value: Value, json: String) -> PyResult<Py<C>> {
-    let init = PyClassInitializer::from(Report { value, json, fields: C::FIELDS }).add_subclass(C::make());
+/// A new report of class `C` holding the serde output of `data` and the core's one-line `text` for it.
+pub fn with_text<C: ReportClass, T: Serialize + ?Sized>(py: Python<'_>, data: &T, text: String) -> PyResult<Py<C>> {
+    let (value, json) = serialize(data)?;
+    from_parts::<C>(py, value, json, Some(text))
+}
+
+fn from_parts<C: ReportClass>(py: Python<'_>, value: Value, json: String, text: Option<String>) -> PyResult<Py<C>> {
+    let init = PyClassInitializer::from(Report { value, json, fields: C::FIELDS, text }).add_subclass(C::make());
     Py::new(py, init)
 }
 
 /// A nested report of class `C` over a part of another report's JSON.
 pub fn nested<C: ReportClass>(py: Python<'_>, value: &Value) -> PyResult<Py<C>> {
     let json = value.to_string();
-    from_parts::<C>(py, value.clone(), json)
+    from_parts::<C>(py, value.clone(), json, None)
 }
 
 /// A list of reports of class `C`, one per item of `items`.
@@ -200,6 +213,8 @@ macro_rules! report_class {
         impl $rust {
             $(
                 #[getter]
+                // A JSON field may be called `new` (an image update's new image).
+                #[allow(clippy::new_ret_no_self)]
                 fn $field<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
                     let key = report_class!(@key $field $($key)?);
                     crate::report::read::$reader $(::<$class>)? (slf.py(), slf.as_super().get().field(key))
@@ -487,6 +502,242 @@ report_class! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// deploy, wait, rollback and history
+
+/// Whether a report's `outcome` field is a success (succeeded, unchanged, or as asked only started or
+/// only computed in a dry run), as the core's `Outcome::is_success` says.
+fn is_success(report: &Bound<'_, Report>) -> bool {
+    matches!(
+        report.get().field("outcome").and_then(Value::as_str),
+        Some("succeeded" | "unchanged" | "started" | "dry_run")
+    )
+}
+
+report_class! {
+    /// A workload in a cluster: `[context/]namespace/kind/name`.
+    WorkloadRef as "WorkloadRef" {
+        context: plain,
+        namespace: plain,
+        kind: plain,
+        name: plain,
+    }
+}
+
+report_class! {
+    /// One container's image before and after a change.
+    ImageUpdate as "ImageUpdate" {
+        container: plain,
+        init: plain,
+        previous: plain,
+        new: plain,
+    }
+}
+
+report_class! {
+    /// One preflight check and its result.
+    PreflightCheck as "PreflightCheck" {
+        check: plain,
+        status: plain,
+        message: plain,
+    }
+}
+
+report_class! {
+    /// What a deploy, apply, wait or rollback did to one workload (`rollout deploy -o json`).
+    RolloutReport as "RolloutReport" {
+        operation: plain,
+        target: object::<WorkloadRef>,
+        outcome: plain,
+        reason: plain,
+        message: plain,
+        images: objects::<ImageUpdate>,
+        change_cause: plain,
+        revision: plain,
+        previous_revision: plain,
+        new_replica_set: plain,
+        started_at: time,
+        finished_at: time,
+        duration_ms: plain,
+        preflight: objects::<PreflightCheck>,
+        status: object::<WorkloadStatus>,
+        problems: objects::<ContainerProblem>,
+        patch: plain,
+        rollback: object::<RolloutReport>,
+    }
+    extra {
+        /// Whether the rollout succeeded, had nothing to change, or (as asked) was only started or only
+        /// computed in a dry run.
+        #[getter]
+        fn is_success(slf: &Bound<'_, Self>) -> bool {
+            is_success(slf.as_super())
+        }
+    }
+}
+
+report_class! {
+    /// The reports of many workloads handled in one call, with the worst outcome.
+    CombinedReport as "CombinedReport" {
+        outcome: plain,
+        started_at: time,
+        finished_at: time,
+        duration_ms: plain,
+        reports: objects::<RolloutReport>,
+    }
+    extra {
+        /// Whether every workload succeeded or was unchanged.
+        #[getter]
+        fn is_success(slf: &Bound<'_, Self>) -> bool {
+            is_success(slf.as_super())
+        }
+    }
+}
+
+report_class! {
+    /// What an apply did: every object, and the rollouts of the workloads among them.
+    ApplyReport as "ApplyReport" {
+        applied: objects::<AppliedObject>,
+        rollouts: object::<CombinedReport>,
+    }
+}
+
+report_class! {
+    /// One object server-side apply handled.
+    AppliedObject as "AppliedObject" {
+        api_version: plain,
+        kind: plain,
+        namespace: plain,
+        name: plain,
+        action: plain,
+    }
+}
+
+report_class! {
+    /// Something that happened during a deploy, apply, wait or rollback, as it happened.
+    ///
+    /// `event` names the kind (`preflight`, `updated`, `status`, `problem`, `warning`, `rolling_back`,
+    /// `finished`); attributes a kind does not carry read as `None` (or `[]`). `text` is the core's
+    /// one-line description, as the CLI prints it.
+    ProgressEvent as "ProgressEvent" {
+        event: plain,
+        target: object::<WorkloadRef>,
+        checks: objects::<PreflightCheck>,
+        generation: plain,
+        change_cause: plain,
+        images: objects::<ImageUpdate>,
+        status: object::<WorkloadStatus>,
+        problem: object::<ContainerProblem>,
+        context: plain,
+        namespace: plain,
+        message: plain,
+        to_revision: plain,
+        reason: plain,
+        outcome: plain,
+    }
+    extra {
+        /// One line describing the event, the one the CLI prints on stderr.
+        #[getter]
+        fn text(slf: &Bound<'_, Self>) -> String {
+            slf.as_super().get().text().unwrap_or_default().to_owned()
+        }
+
+        fn __str__(slf: &Bound<'_, Self>) -> String {
+            slf.as_super().get().text().unwrap_or_default().to_owned()
+        }
+    }
+}
+
+report_class! {
+    /// The rollout history of a Deployment, as `kubectl rollout history` finds it.
+    History as "History" {
+        target: object::<WorkloadRef>,
+        revisions: objects::<Revision>,
+    }
+    extra {
+        /// The revision whose template is the Deployment's current one.
+        #[getter]
+        fn current<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+            let py = slf.py();
+            let revisions = slf.as_super().get().field("revisions").and_then(Value::as_array);
+            let current = revisions.into_iter().flatten().find(|r| r.get("current") == Some(&Value::Bool(true)));
+            read::object::<Revision>(py, current)
+        }
+    }
+}
+
+report_class! {
+    /// One revision of a Deployment: a ReplicaSet it controls.
+    Revision as "Revision" {
+        revision: plain,
+        replica_set: plain,
+        change_cause: plain,
+        images: objects::<ContainerImage>,
+        created_at: time,
+        current: plain,
+        healthy_at: time,
+        replicas: plain,
+    }
+}
+
+report_class! {
+    /// One container's image in a pod template.
+    ContainerImage as "ContainerImage" {
+        container: plain,
+        init: plain,
+        image: plain,
+    }
+}
+
+report_class! {
+    /// The previous release found in a Deployment's history: the newest earlier revision recorded
+    /// healthy that runs another tag (the `deployed` previous-tag strategy).
+    DeployedTag as "DeployedTag" {
+        tag: plain,
+        image: plain,
+        revision: plain,
+        replica_set: plain,
+        healthy: plain,
+    }
+}
+
+report_class! {
+    /// An image a workload uses, and who uses it.
+    InUseImage as "InUseImage" {
+        reference: plain,
+        tag: plain,
+        digest: plain,
+        used_by: plain,
+    }
+}
+
+report_class! {
+    /// What putting a lifecycle policy on repositories did (`rollout lifecycle put -o json`).
+    PutReport as "PutReport" {
+        put: plain,
+        unchanged: plain,
+        failed: plain,
+        repositories: objects::<RepositoryPut>,
+    }
+    extra {
+        /// Whether every repository has the policy now.
+        #[getter]
+        fn succeeded(slf: &Bound<'_, Self>) -> bool {
+            slf.as_super().get().field("failed").and_then(Value::as_u64) == Some(0)
+        }
+    }
+}
+
+report_class! {
+    /// One repository's line of a put: `put`, `unchanged` or `failed` (with the reason).
+    RepositoryPut as "RepositoryPut" {
+        repository: plain,
+        outcome: plain,
+        reason: plain,
+        preview: object::<PreviewSummary>,
+        in_use: objects::<ProtectionViolation>,
+    }
+}
+
 /// Adds the report classes to the module.
 pub fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_class::<Report>()?;
@@ -509,5 +760,20 @@ pub fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_class::<ProtectionViolation>()?;
     m.add_class::<PreviousTag>()?;
     m.add_class::<SkippedImage>()?;
+    m.add_class::<WorkloadRef>()?;
+    m.add_class::<ImageUpdate>()?;
+    m.add_class::<PreflightCheck>()?;
+    m.add_class::<RolloutReport>()?;
+    m.add_class::<CombinedReport>()?;
+    m.add_class::<ApplyReport>()?;
+    m.add_class::<AppliedObject>()?;
+    m.add_class::<ProgressEvent>()?;
+    m.add_class::<History>()?;
+    m.add_class::<Revision>()?;
+    m.add_class::<ContainerImage>()?;
+    m.add_class::<DeployedTag>()?;
+    m.add_class::<InUseImage>()?;
+    m.add_class::<PutReport>()?;
+    m.add_class::<RepositoryPut>()?;
     Ok(())
 }

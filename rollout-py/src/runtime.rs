@@ -66,6 +66,20 @@ where
     F: Future<Output = PyResult<T>> + Send,
     T: Send,
 {
+    block_on_with(py, move || fut)
+}
+
+/// [`block_on`] for a future made by `make` once the interpreter is released, on the calling thread.
+///
+/// The future itself need not be `Send`, only what `make` captures: rustc cannot prove some of the
+/// core's futures `Send` (those that poll streams of closures over borrowed data), although they only
+/// ever run on the thread that made them here.
+pub fn block_on_with<M, F, T>(py: Python<'_>, make: M) -> PyResult<T>
+where
+    M: FnOnce() -> F + Send,
+    F: Future<Output = PyResult<T>>,
+    T: Send,
+{
     // Blocking on the runtime from one of its own threads (a callback of an outer call that calls back
     // into rollout) would panic inside tokio; say what happened instead.
     if tokio::runtime::Handle::try_current().is_ok() {
@@ -76,6 +90,7 @@ where
     }
     let runtime = rt()?;
     py.detach(|| {
+        let fut = make();
         runtime.block_on(async {
             tokio::pin!(fut);
             let mut checks = tokio::time::interval(SIGNAL_CHECK_INTERVAL);

@@ -14,14 +14,17 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
+use rollout_core::registry::{ImageRecord, StorageClass};
+use rollout_sandbox::ecr::{ActionType, EcrError, PushOptions};
 use rollout_sandbox::{FaultConfig, ImageBehaviour, Sandbox};
 use serde_json::Value;
 
-use crate::convert::{camel_case, duration, from_value, repr, seconds, to_value};
-use crate::error::invalid_argument;
+use crate::convert::{camel_case, duration, from_value, opt_timestamp, repr, seconds, to_value};
+use crate::error::{invalid_argument, to_pyerr};
+use crate::registry::PyImageRecord;
 use crate::runtime::block_on;
 
 /// A running sandbox; `shutdown()` stops it (dropping it does too).
@@ -32,6 +35,9 @@ pub struct NativeSandbox {
     kubeconfig: String,
     time_scale: f64,
     seed: u64,
+    registry_host: String,
+    ecr_account: String,
+    ecr_region: String,
 }
 
 impl NativeSandbox {
@@ -62,13 +68,112 @@ fn camel_keys(value: Value) -> Value {
     }
 }
 
+/// The behaviour keyword arguments shared by `set_image_behaviour` and `push_image`, every one optional.
+struct BehaviourArgs<'a, 'py> {
+    pull_seconds: Option<&'a Bound<'py, PyAny>>,
+    start_delay: Option<&'a Bound<'py, PyAny>>,
+    crash_after: Option<&'a Bound<'py, PyAny>>,
+    exit_code: Option<i32>,
+    oom_killed: Option<bool>,
+    log_lines: Option<Vec<String>>,
+    never_ready: Option<bool>,
+    liveness_fails: Option<bool>,
+    config_error: Option<String>,
+    pull_error: Option<String>,
+    run_seconds: Option<&'a Bound<'py, PyAny>>,
+    stop_seconds: Option<&'a Bound<'py, PyAny>>,
+    size_bytes: Option<u64>,
+}
+
+impl BehaviourArgs<'_, '_> {
+    /// Whether any argument was given.
+    fn any(&self) -> bool {
+        let given = |v: Option<&Bound<'_, PyAny>>| v.is_some_and(|v| !v.is_none());
+        given(self.pull_seconds)
+            || given(self.start_delay)
+            || given(self.crash_after)
+            || given(self.run_seconds)
+            || given(self.stop_seconds)
+            || self.exit_code.is_some()
+            || self.oom_killed.is_some()
+            || self.log_lines.is_some()
+            || self.never_ready.is_some()
+            || self.liveness_fails.is_some()
+            || self.config_error.is_some()
+            || self.pull_error.is_some()
+            || self.size_bytes.is_some()
+    }
+
+    /// `base` with every given argument applied.
+    fn apply(self, base: ImageBehaviour) -> PyResult<ImageBehaviour> {
+        Ok(ImageBehaviour {
+            pull_seconds: seconds_or("pull_seconds", self.pull_seconds, base.pull_seconds)?,
+            start_delay_seconds: seconds_or("start_delay", self.start_delay, base.start_delay_seconds)?,
+            crash_after_seconds: match self.crash_after {
+                Some(v) if !v.is_none() => Some(seconds("crash_after", v)?),
+                _ => base.crash_after_seconds,
+            },
+            exit_code: self.exit_code.unwrap_or(base.exit_code),
+            oom_killed: self.oom_killed.unwrap_or(base.oom_killed),
+            log_lines: self.log_lines.unwrap_or(base.log_lines),
+            never_ready: self.never_ready.unwrap_or(base.never_ready),
+            liveness_fails: self.liveness_fails.unwrap_or(base.liveness_fails),
+            config_error: self.config_error.or(base.config_error),
+            pull_error: self.pull_error.or(base.pull_error),
+            run_seconds: seconds_or("run_seconds", self.run_seconds, base.run_seconds)?,
+            stop_seconds: seconds_or("stop_seconds", self.stop_seconds, base.stop_seconds)?,
+            size_bytes: self.size_bytes.unwrap_or(base.size_bytes),
+        })
+    }
+}
+
+/// A behaviour dict in the admin API's form (camelCase) or with snake_case keys.
+fn behaviour_dict(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<ImageBehaviour> {
+    let json = camel_keys(to_value("behaviour", value)?);
+    serde_json::from_value(json).map_err(|e| invalid_argument(py, "behaviour", repr(value), e.to_string()))
+}
+
+/// The exception for a refusal of the sandbox registry: a missing repository is `NotFoundError`,
+/// anything else a bad argument `field` of value `value`.
+fn ecr_error(py: Python<'_>, sandbox: &NativeSandbox, field: &str, value: &str, e: EcrError) -> PyErr {
+    if e.code == "RepositoryNotFoundException" {
+        return to_pyerr(
+            py,
+            rollout_core::Error::RepositoryNotFound {
+                repository: value.to_owned(),
+                registry_id: Some(sandbox.ecr_account.clone()),
+                region: Some(sandbox.ecr_region.clone()),
+            },
+        );
+    }
+    invalid_argument(py, field, value, e.to_string())
+}
+
+/// A tags argument: none, one tag, or an iterable of tags.
+fn tag_list(value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(v) if v.is_none() => Ok(Vec::new()),
+        Some(v) => match v.cast::<PyString>() {
+            Ok(one) => Ok(vec![one.to_str()?.to_owned()]),
+            Err(_) => v
+                .extract()
+                .map_err(|_| PyTypeError::new_err(format!("tags must be a str or a list of str, not {}", repr(v)))),
+        },
+    }
+}
+
 #[pymethods]
 impl NativeSandbox {
     /// Starts a sandbox on 127.0.0.1: `time_scale` multiplies every simulated duration (0.01 makes a
     /// 10 s probe delay last 100 ms), `seed` fixes generated names and injected faults, `token`
     /// requires a bearer token, `port` 0 picks a free port.
+    ///
+    /// The sandbox registry is ECR account `ecr_account` (default `123456789012`) in region
+    /// `ecr_region` (default `ap-southeast-2`).
     #[new]
-    #[pyo3(signature = (*, time_scale, seed = 0, token = None, port = 0, history_limit = None))]
+    #[pyo3(signature = (*, time_scale, seed = 0, token = None, port = 0, history_limit = None, ecr_account = None, ecr_region = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         time_scale: f64,
@@ -76,6 +181,8 @@ impl NativeSandbox {
         token: Option<String>,
         port: u16,
         history_limit: Option<usize>,
+        ecr_account: Option<String>,
+        ecr_region: Option<String>,
     ) -> PyResult<Self> {
         if !(time_scale.is_finite() && time_scale > 0.0) {
             return Err(invalid_argument(
@@ -92,12 +199,23 @@ impl NativeSandbox {
         if let Some(limit) = history_limit {
             builder = builder.history_limit(limit);
         }
+        let account = ecr_account.unwrap_or_else(|| rollout_sandbox::ecr::DEFAULT_ACCOUNT.to_owned());
+        let region = ecr_region.unwrap_or_else(|| rollout_sandbox::ecr::DEFAULT_REGION.to_owned());
+        if let Err(reason) = rollout_sandbox::ecr::check_account_and_region(&account, &region) {
+            let (field, value) =
+                if reason.starts_with("ECR account") { ("ecr_account", &account) } else { ("ecr_region", &region) };
+            return Err(invalid_argument(py, field, value.as_str(), reason));
+        }
+        builder = builder.ecr_account(account.clone()).ecr_region(region.clone());
         let sandbox = block_on(py, async move { builder.start().await.map_err(PyErr::from) })?;
         Ok(Self {
             url: sandbox.url(),
             kubeconfig: sandbox.kubeconfig(),
             time_scale: sandbox.clock().scale(),
             seed,
+            registry_host: sandbox.registry_host(),
+            ecr_account: account,
+            ecr_region: region,
             sandbox: Mutex::new(Some(sandbox)),
         })
     }
@@ -164,30 +282,177 @@ impl NativeSandbox {
         stop_seconds: Option<&Bound<'_, PyAny>>,
         size_bytes: Option<u64>,
     ) -> PyResult<()> {
-        let d = ImageBehaviour::default();
-        let behaviour = ImageBehaviour {
-            pull_seconds: seconds_or("pull_seconds", pull_seconds, d.pull_seconds)?,
-            start_delay_seconds: seconds_or("start_delay", start_delay, d.start_delay_seconds)?,
-            crash_after_seconds: match crash_after {
-                Some(v) if !v.is_none() => Some(seconds("crash_after", v)?),
-                _ => d.crash_after_seconds,
-            },
-            exit_code: exit_code.unwrap_or(d.exit_code),
-            oom_killed: oom_killed.unwrap_or(d.oom_killed),
-            log_lines: log_lines.unwrap_or(d.log_lines),
-            never_ready: never_ready.unwrap_or(d.never_ready),
-            liveness_fails: liveness_fails.unwrap_or(d.liveness_fails),
-            config_error: config_error.or(d.config_error),
-            pull_error: pull_error.or(d.pull_error),
-            run_seconds: seconds_or("run_seconds", run_seconds, d.run_seconds)?,
-            stop_seconds: seconds_or("stop_seconds", stop_seconds, d.stop_seconds)?,
-            size_bytes: size_bytes.unwrap_or(d.size_bytes),
+        let args = BehaviourArgs {
+            pull_seconds,
+            start_delay,
+            crash_after,
+            exit_code,
+            oom_killed,
+            log_lines,
+            never_ready,
+            liveness_fails,
+            config_error,
+            pull_error,
+            run_seconds,
+            stop_seconds,
+            size_bytes,
         };
+        let behaviour = args.apply(ImageBehaviour::default())?;
         if image.is_empty() {
             return Err(invalid_argument(py, "image", image, "name an image reference, or a prefix ending in *"));
         }
         self.with(|s| s.images().set(image, behaviour))?
             .map_err(|reason| invalid_argument(py, "image behaviour", image, reason))
+    }
+
+    // --- ECR ---
+
+    /// The ECR endpoint URL (the same server as the Kubernetes API), for rollout, boto3 and the aws CLI.
+    #[getter]
+    fn ecr_endpoint(&self) -> &str {
+        &self.url
+    }
+
+    /// The sandbox registry's host, `<account>.dkr.ecr.<region>.amazonaws.com`.
+    #[getter]
+    fn registry_host(&self) -> &str {
+        &self.registry_host
+    }
+
+    /// The sandbox registry's AWS account id.
+    #[getter]
+    fn ecr_account(&self) -> &str {
+        &self.ecr_account
+    }
+
+    /// The sandbox registry's AWS region.
+    #[getter]
+    fn ecr_region(&self) -> &str {
+        &self.ecr_region
+    }
+
+    /// Creates a repository (an error when it exists).
+    fn create_repository(&self, py: Python<'_>, repository: &str) -> PyResult<()> {
+        self.with(|s| s.ecr().create_repository(repository))?
+            .map_err(|e| ecr_error(py, self, "repository", repository, e))
+    }
+
+    /// Pushes a new image with `tags` (none: untagged) to `repository`, creating the repository when it
+    /// is missing, and returns its digest. `pushed_at` (an aware datetime; default the simulated now)
+    /// and `size_bytes` describe the image; `behaviour` (a dict, camelCase or snake_case) and the
+    /// behaviour keywords of `set_image_behaviour` set how its containers behave, for every tag and the
+    /// digest.
+    #[pyo3(signature = (repository, tags = None, *, pushed_at = None, size_bytes = None, behaviour = None, pull_seconds = None, start_delay = None, crash_after = None, exit_code = None, oom_killed = None, log_lines = None, never_ready = None, liveness_fails = None, config_error = None, pull_error = None, run_seconds = None, stop_seconds = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn push_image(
+        &self,
+        py: Python<'_>,
+        repository: &str,
+        tags: Option<&Bound<'_, PyAny>>,
+        pushed_at: Option<&Bound<'_, PyAny>>,
+        size_bytes: Option<u64>,
+        behaviour: Option<&Bound<'_, PyAny>>,
+        pull_seconds: Option<&Bound<'_, PyAny>>,
+        start_delay: Option<&Bound<'_, PyAny>>,
+        crash_after: Option<&Bound<'_, PyAny>>,
+        exit_code: Option<i32>,
+        oom_killed: Option<bool>,
+        log_lines: Option<Vec<String>>,
+        never_ready: Option<bool>,
+        liveness_fails: Option<bool>,
+        config_error: Option<String>,
+        pull_error: Option<String>,
+        run_seconds: Option<&Bound<'_, PyAny>>,
+        stop_seconds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let tags = tag_list(tags)?;
+        let args = BehaviourArgs {
+            pull_seconds,
+            start_delay,
+            crash_after,
+            exit_code,
+            oom_killed,
+            log_lines,
+            never_ready,
+            liveness_fails,
+            config_error,
+            pull_error,
+            run_seconds,
+            stop_seconds,
+            // The image's size, when given, is also the size its pull events report.
+            size_bytes: None,
+        };
+        let base = match behaviour.filter(|b| !b.is_none()) {
+            Some(dict) => Some(behaviour_dict(py, dict)?),
+            None => None,
+        };
+        let behaviour = match (base, args.any()) {
+            (Some(base), _) => Some(args.apply(base)?),
+            (None, true) => Some(args.apply(ImageBehaviour::default())?),
+            (None, false) => None,
+        }
+        .map(|mut b| {
+            if let Some(size) = size_bytes {
+                b.size_bytes = size;
+            }
+            b
+        });
+        let options =
+            PushOptions { pushed_at: opt_timestamp("pushed_at", pushed_at)?, size_bytes, manifest: None, behaviour };
+        let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+        self.with(|s| {
+            s.ecr().ensure_repository(repository).map_err(|e| ecr_error(py, self, "repository", repository, e))?;
+            s.ecr()
+                .push_image(repository, &tag_refs, options)
+                .map_err(|e| ecr_error(py, self, "tags", &tags.join(", "), e))
+        })?
+    }
+
+    /// Runs the repository's lifecycle policy now, as ECR's periodic pass would, and returns what it
+    /// did: one dict per image acted on (`digest`, `tags`, `pushed_at`, `action` `expire` or
+    /// `transition`, `rule_priority`, `storage_class`).
+    fn run_lifecycle<'py>(&self, py: Python<'py>, repository: &str) -> PyResult<Bound<'py, PyList>> {
+        let results = self
+            .with(|s| s.ecr().run_lifecycle(repository))?
+            .map_err(|e| ecr_error(py, self, "repository", repository, e))?;
+        let list = PyList::empty(py);
+        for r in results {
+            let item = PyDict::new(py);
+            item.set_item("digest", r.digest)?;
+            item.set_item("tags", r.tags)?;
+            item.set_item("pushed_at", r.pushed_at)?;
+            let action = match r.action {
+                ActionType::Expire => "expire",
+                ActionType::Transition => "transition",
+            };
+            item.set_item("action", action)?;
+            item.set_item("rule_priority", r.rule_priority)?;
+            let class = match r.storage_class {
+                rollout_sandbox::ecr::policy::StorageClass::Standard => "standard",
+                rollout_sandbox::ecr::policy::StorageClass::Archive => "archive",
+            };
+            item.set_item("storage_class", class)?;
+            list.append(item)?;
+        }
+        Ok(list)
+    }
+
+    /// The repository's images, oldest push first, as `ImageRecord`s.
+    fn images<'py>(&self, py: Python<'py>, repository: &str) -> PyResult<Bound<'py, PyList>> {
+        let images =
+            self.with(|s| s.ecr().images(repository))?.map_err(|e| ecr_error(py, self, "repository", repository, e))?;
+        let list = PyList::empty(py);
+        for image in images {
+            let mut record = ImageRecord::new(image.digest, image.tags, image.pushed_at);
+            record.size_bytes = Some(image.size_bytes);
+            record.last_pulled_at = image.last_recorded_pull_time;
+            record.media_type = Some(image.manifest_media_type);
+            record.storage_class =
+                Some(if image.archived_at.is_some() { StorageClass::Archive } else { StorageClass::Standard });
+            record.archived_at = image.archived_at;
+            list.append(PyImageRecord(record))?;
+        }
+        Ok(list)
     }
 
     /// Removes the behaviour set for `image` (the exact pattern); whether there was one.

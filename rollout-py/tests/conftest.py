@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+import rollout
 from rollout.testing import Sandbox, sandbox_fixture
 
 pytest_plugins = ["pytester"]
@@ -123,3 +125,57 @@ def kubectl() -> str:
         missing("kubectl")
     assert path is not None
     return path
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> rollout.Client:
+    """A rollout.Client for the test's sandbox, as users get it."""
+    return sandbox.client()
+
+
+def ready(client: rollout.Client, name: str, image: str, replicas: int = 3) -> rollout.ApplyReport:
+    """Creates the Deployment `name` running `image` and waits until it is rolled out."""
+    report = client.apply(deployment(name, image, replicas), timeout=60)
+    assert report.rollouts.outcome == "succeeded", report
+    return report
+
+
+def normalised(report: dict[str, Any]) -> dict[str, Any]:
+    """A report's JSON with what differs between two runs of the same rollout in two namespaces replaced
+    by its type: times, durations, the namespace, and the names the controllers generate."""
+    volatile = {"started_at", "finished_at", "duration_ms", "new_replica_set", "namespace", "pod"}
+    volatile |= {"since", "first_seen", "last_seen", "created_at", "healthy_at"}
+
+    def walk(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key) for v in value]
+        if key in volatile:
+            return type(value).__name__
+        return value
+
+    result: dict[str, Any] = walk(report)
+    return result
+
+
+def run_cli(cli: Path, sandbox: Sandbox, *args: str) -> Any:
+    """Runs the rollout CLI against the sandbox (its kubeconfig, ECR endpoint and credentials, given as a
+    subprocess's environment) with `-o json`, and returns what it printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))} | sandbox.env
+    answer = subprocess.run(
+        [str(cli), "-o", "json", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert answer.returncode == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def namespace(sandbox: Sandbox, name: str) -> None:
+    """Creates a namespace in the sandbox."""
+    Kube(sandbox).create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def unplaced(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest without its namespace, so that apply puts it in the namespace it is given."""
+    del manifest["metadata"]["namespace"]
+    return manifest

@@ -46,8 +46,8 @@ def test_the_exceptions_module_and_the_package_export_the_same_classes() -> None
 
 
 def test_reports_and_violations_are_readable_on_any_instance() -> None:
-    assert RolloutFailedError("x").report is None
-    assert RolloutTimeoutError("x").report is None
+    assert RolloutFailedError("x").report is None and RolloutFailedError("x").result is None
+    assert RolloutTimeoutError("x").report is None and RolloutTimeoutError("x").result is None
     assert InvalidInputError("x").violations == ()
 
 

@@ -53,6 +53,53 @@ def test_sigint_during_a_blocking_call_raises_keyboard_interrupt_and_drops_the_w
     print(f"KeyboardInterrupt {latency * 1000:.0f} ms after SIGINT")
 
 
+WAIT_CHILD = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from conftest import Kube, deployment
+    from rollout.testing import Sandbox
+
+    # Real time, so the never-ready rollout's progress deadline is ten minutes away.
+    with Sandbox(time_scale=1.0) as sandbox:
+        sandbox.set_image_behaviour("registry.example/app:*", never_ready=True)
+        Kube(sandbox).create("/apis/apps/v1/namespaces/default/deployments", deployment("web", "registry.example/app:1", 1))
+        announced = []
+
+        def announce(event):
+            if not announced:
+                announced.append(event)
+                print("waiting", flush=True)
+
+        try:
+            sandbox.client().wait("web", timeout=3600, on_progress=announce)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            raise
+    """
+)
+
+
+def test_sigint_during_a_long_client_wait_raises_keyboard_interrupt() -> None:
+    tests = str(Path(__file__).parent)
+    child = subprocess.Popen(
+        [sys.executable, "-c", WAIT_CHILD, tests], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "waiting\n", child.stderr.read() if child.stderr else ""
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        latency = time.monotonic() - sent
+    finally:
+        child.kill()
+    assert out == "interrupted\n", err
+    assert "KeyboardInterrupt" in err.splitlines()[-1], err
+    assert child.returncode == -signal.SIGINT
+    print(f"KeyboardInterrupt {latency * 1000:.0f} ms after SIGINT, sandbox stopped included")
+
+
 def test_a_blocked_call_releases_the_interpreter_for_other_threads() -> None:
     latch = _Latch()
     entered = threading.Event()

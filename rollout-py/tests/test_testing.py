@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -37,7 +38,7 @@ def test_the_kubeconfig_is_written_and_matches_the_yaml(sandbox: Sandbox) -> Non
     assert path.read_text() == sandbox.kubeconfig_yaml
     assert f"server: {sandbox.url}" in sandbox.kubeconfig_yaml
     assert "current-context: rollout-sandbox" in sandbox.kubeconfig_yaml
-    assert sandbox.env == {"KUBECONFIG": str(path)}
+    assert sandbox.env["KUBECONFIG"] == str(path)
 
 
 def test_the_simulated_clock_runs_fast_and_is_aware(sandbox: Sandbox) -> None:
@@ -228,3 +229,125 @@ def test_the_documented_fixture_recipe_works_in_a_users_test_suite(pytester: pyt
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+# --- ECR ------------------------------------------------------------------------------------------------
+
+
+def test_the_sandbox_registry_is_described(sandbox: Sandbox) -> None:
+    assert sandbox.ecr_endpoint == sandbox.url
+    assert sandbox.registry == "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com"
+    assert (sandbox.ecr_account, sandbox.ecr_region) == ("123456789012", "ap-southeast-2")
+    assert sandbox.image("app", "1.0.0") == f"{sandbox.registry}/app:1.0.0"
+    assert sandbox.image("app") == f"{sandbox.registry}/app"
+    ref = rollout.ImageRef(sandbox.image("app", "1.0.0"))
+    assert (ref.ecr_account, ref.ecr_region) == ("123456789012", "ap-southeast-2")
+    env = sandbox.env
+    assert env["AWS_ENDPOINT_URL_ECR"] == sandbox.ecr_endpoint and env["AWS_REGION"] == "ap-southeast-2"
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+
+
+def test_push_image_creates_the_repository_and_answers_the_digest(sandbox: Sandbox) -> None:
+    pushed_at = datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+    digest = sandbox.push_image("app", "1.0.0", pushed_at=pushed_at, size_bytes=1234)
+    assert digest.startswith("sha256:") and len(digest) == 71
+    second = sandbox.push_image("app", ["1.0.1", "latest"])
+    untagged = sandbox.push_image("app")
+    assert len({digest, second, untagged}) == 3, "every push is a new image"
+    images = sandbox.images("app")
+    assert [(i.digest, i.tags) for i in images] == [(digest, ["1.0.0"]), (second, ["1.0.1", "latest"]), (untagged, [])]
+    assert (images[0].pushed_at, images[0].size_bytes, images[0].storage_class) == (pushed_at, 1234, "standard")
+    assert sandbox.image_behaviours() == {}, "a push without behaviour registers none"
+
+
+def test_push_image_registers_a_behaviour_for_every_tag_and_the_digest(sandbox: Sandbox) -> None:
+    digest = sandbox.push_image("app", ["2.0.0", "2.0"], crash_after=2, log_lines=["panic: boom"], exit_code=3)
+    rules = sandbox.image_behaviours()
+    names = {sandbox.image("app", "2.0.0"), sandbox.image("app", "2.0"), f"{sandbox.image('app')}@{digest}"}
+    assert set(rules) == names
+    assert {(r["crashAfterSeconds"], r["exitCode"], tuple(r["logLines"])) for r in rules.values()} == {
+        (2.0, 3, ("panic: boom",))
+    }
+    sandbox.push_image("app", "3.0.0", behaviour={"neverReady": True}, start_delay=5)
+    rule = sandbox.image_behaviours()[sandbox.image("app", "3.0.0")]
+    assert (rule["neverReady"], rule["startDelaySeconds"]) == (True, 5.0)
+    sandbox.push_image("app", "4.0.0", behaviour={"pull_error": "manifest unknown"}, size_bytes=99)
+    rule = sandbox.image_behaviours()[sandbox.image("app", "4.0.0")]
+    assert (rule["pullError"], rule["sizeBytes"]) == ("manifest unknown", 99)
+
+
+def test_bad_pushes_are_refused_by_name(sandbox: Sandbox) -> None:
+    with pytest.raises(rollout.InvalidInputError, match='invalid repository "Bad Repo"'):
+        sandbox.push_image("Bad Repo", "1.0.0")
+    with pytest.raises(rollout.InvalidInputError, match='invalid tags "bad tag!"'):
+        sandbox.push_image("app", "bad tag!")
+    with pytest.raises(rollout.InvalidInputError, match="invalid behaviour .*unknown field `colour`"):
+        sandbox.push_image("app", "1.0.0", behaviour={"colour": "red"})
+    with pytest.raises(rollout.InvalidInputError, match='invalid crash_after "-1"'):
+        sandbox.push_image("app", "1.0.0", crash_after=-1)
+    with pytest.raises(rollout.InvalidInputError, match="naive"):
+        sandbox.push_image("app", "1.0.0", pushed_at=datetime(2024, 5, 1))
+    with pytest.raises(rollout.NotFoundError, match='ecr repository "nope" not found'):
+        sandbox.images("nope")
+    with pytest.raises(rollout.NotFoundError):
+        sandbox.run_lifecycle("nope")
+    sandbox.create_repository("made")
+    with pytest.raises(rollout.InvalidInputError, match="RepositoryAlreadyExistsException"):
+        sandbox.create_repository("made")
+    with pytest.raises(rollout.InvalidInputError, match='invalid ecr_region "mars"'):
+        Sandbox(ecr_region="mars").start()
+    with pytest.raises(rollout.InvalidInputError, match='invalid ecr_account "12"'):
+        Sandbox(ecr_account="12").start()
+
+
+def test_only_pushed_images_of_the_registry_pull(sandbox: Sandbox, kube: Kube) -> None:
+    sandbox.push_image("app", "1.0.0")
+    client = sandbox.client()
+    client.apply(deployment("good", sandbox.image("app", "1.0.0"), replicas=1), timeout=60)
+    with pytest.raises(rollout.InvalidInputError, match="image-exists"):
+        client.apply(deployment("bad", sandbox.image("app", "9.9.9"), replicas=1))
+    with pytest.raises(rollout.RolloutFailedError) as caught:
+        client.apply(deployment("bad", sandbox.image("app", "9.9.9"), replicas=1), skip_preflight="image-exists")
+    assert caught.value.report is not None and caught.value.report.reason in ("ErrImagePull", "ImagePullBackOff")
+
+
+def test_run_lifecycle_applies_the_policy_now(sandbox: Sandbox) -> None:
+    now = datetime.now(timezone.utc)
+    for i in range(4):
+        sandbox.push_image("app", f"latest-{i}", pushed_at=now - timedelta(days=10 - i))
+    assert sandbox.run_lifecycle("app") == [], "no policy, nothing happens"
+    policy = rollout.LifecyclePolicy.builder().keep_most_recent_tagged(2, ["latest"]).build()
+    sandbox.client().put_lifecycle_policy("app", policy)
+    done = sandbox.run_lifecycle("app")
+    assert sorted((d["tags"], d["action"], d["rule_priority"], d["storage_class"]) for d in done) == [
+        (["latest-0"], "expire", 1, "standard"),
+        (["latest-1"], "expire", 1, "standard"),
+    ]
+    assert all(isinstance(d["pushed_at"], datetime) for d in done)
+    assert [i.tags for i in sandbox.images("app")] == [["latest-2"], ["latest-3"]]
+
+
+def test_the_client_of_a_sandbox_is_configured_explicitly(sandbox: Sandbox) -> None:
+    client = sandbox.client(namespace="shop")
+    assert isinstance(client, rollout.Client)
+    assert client.kubeconfig == Path(sandbox.kubeconfig)
+    assert (client.namespace, client.region, client.ecr_endpoint) == ("shop", "ap-southeast-2", sandbox.ecr_endpoint)
+    assert "sandbox" not in repr(client).replace("rollout-sandbox", "")
+
+
+def test_the_aws_cli_works_with_the_sandbox_env(sandbox: Sandbox) -> None:
+    aws = shutil.which("aws")
+    if aws is None:
+        pytest.skip("the aws CLI is missing (pip install -r requirements-test.txt)")
+    digest = sandbox.push_image("app", "1.0.0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | sandbox.env
+    answer = subprocess.run(
+        [aws, "ecr", "describe-images", "--repository-name", "app", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert answer.returncode == 0, answer.stderr
+    details = json.loads(answer.stdout)["imageDetails"]
+    assert [(d["imageDigest"], d["imageTags"]) for d in details] == [(digest, ["1.0.0"])]

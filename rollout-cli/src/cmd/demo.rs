@@ -205,7 +205,7 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
     match deploy(&client, &request("latest-release-1.0.2")?, &forced, &progress).await {
         Err(Error::RolloutFailed { report }) => {
             let took = sandbox.clock().now().duration_since(t);
-            say(failure(&report));
+            say(crate::text::report(&report));
             say(format!(
                 "failed and rolled back within {}s of cluster time; `kubectl rollout status` would have waited for the\n\
                  {}s progress deadline and then said only \"exceeded its progress deadline\"",
@@ -225,7 +225,7 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
         .push_image(NAME, &["latest-release-1.0.3"], PushOptions { behaviour: Some(crash), ..Default::default() })
         .map_err(|e| anyhow::anyhow!(e.message))?;
     match deploy(&client, &request("latest-release-1.0.3")?, &deploy_options, &progress).await {
-        Err(Error::RolloutFailed { report }) => say(failure(&report)),
+        Err(Error::RolloutFailed { report }) => say(crate::text::report(&report)),
         other => anyhow::bail!("1.0.3 should have failed, got {other:?}"),
     }
 
@@ -270,36 +270,4 @@ pub async fn run(args: Args) -> anyhow::Result<Exit> {
     );
     sandbox.shutdown().await;
     Ok(Exit::Success)
-}
-
-/// The failure block of a report: reason, failing containers with their events and log tails, and
-/// the rollback.
-fn failure(report: &rollout_core::RolloutReport) -> String {
-    let mut out = vec![match &report.reason {
-        Some(reason) => format!("✗ the release failed: {reason}"),
-        None => format!("✗ the release failed: {}", report.message),
-    }];
-    for p in &report.problems {
-        out.push(format!(
-            "  pod {} container {}: {} (restarts {}{})",
-            p.pod,
-            p.container.as_deref().unwrap_or("-"),
-            p.reason,
-            p.restart_count,
-            p.exit_code.map(|c| format!(", exit code {c}")).unwrap_or_default()
-        ));
-        if let Some(message) = p.message.as_deref().filter(|m| !m.is_empty()) {
-            out.push(format!("    {message}"));
-        }
-        for e in p.events.iter().take(3) {
-            out.push(format!("    event {} ×{}: {}", e.reason, e.count, e.message));
-        }
-        for l in &p.log_tail {
-            out.push(format!("    log | {l}"));
-        }
-    }
-    if let Some(rb) = &report.rollback {
-        out.push(format!("↩ rolled back to the last healthy release and waited: {}: {}", rb.outcome, rb.message));
-    }
-    out.join("\n")
 }

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use rollout_core::lifecycle::{InUseImage, LifecyclePolicy, Outcome, PolicyDiff, protect};
+use rollout_core::clients::kube_client;
+use rollout_core::inuse::{Namespaces, in_use_images};
+use rollout_core::lifecycle::{InUseImage, LifecyclePolicy, Outcome, PolicyDiff};
 use rollout_core::registry::PutOptions;
 use rollout_core::{Error, RepositoryName};
 use serde_json::json;
@@ -61,6 +63,14 @@ pub struct InUseArgs {
     /// An image reference in use that the policy must not expire (repeatable).
     #[arg(long, value_name = "IMAGE")]
     in_use: Vec<String>,
+    /// Also protect every image the clusters use: the workloads' templates, the ReplicaSets kept for
+    /// rollback, CronJobs, Jobs and pods of each --context (or the current context), in the -n
+    /// namespaces (repeatable; default: the context's) or, with -A, in all of them.
+    #[arg(long)]
+    protect_in_use: bool,
+    /// With --protect-in-use: scan every namespace.
+    #[arg(short = 'A', long, requires = "protect_in_use", conflicts_with = "namespace")]
+    all_namespaces: bool,
 }
 
 /// Options of `lifecycle put`.
@@ -112,12 +122,36 @@ impl PolicyArgs {
     }
 }
 
-fn in_use(args: &InUseArgs) -> Result<Vec<InUseImage>, Failure> {
-    Ok(args
+/// The images to protect: the `--in-use` ones, and with `--protect-in-use` every image the clusters use.
+async fn in_use(args: &InUseArgs, global: &GlobalArgs, out: Out) -> Result<Vec<InUseImage>, Failure> {
+    let mut used = args
         .in_use
         .iter()
         .map(|r| InUseImage::from_reference(r, "--in-use"))
-        .collect::<rollout_core::Result<Vec<_>>>()?)
+        .collect::<rollout_core::Result<Vec<_>>>()?;
+    if !args.protect_in_use {
+        return Ok(used);
+    }
+    let contexts: Vec<Option<&str>> =
+        if global.context.is_empty() { vec![None] } else { global.context.iter().map(|c| Some(c.as_str())).collect() };
+    for context in contexts {
+        let mut options = crate::clients::kube_options(global, context);
+        options.namespace = None;
+        let (client, default_namespace) = kube_client(&options).await?;
+        let (namespaces, scope) = if args.all_namespaces {
+            (Namespaces::All, "all namespaces".to_owned())
+        } else if global.namespace.is_empty() {
+            (Namespaces::Only(vec![default_namespace.clone()]), format!("namespace {default_namespace}"))
+        } else {
+            (Namespaces::Only(global.namespace.clone()), format!("namespaces {}", global.namespace.join(", ")))
+        };
+        let name = context.unwrap_or_default().to_owned();
+        let found = in_use_images(&[(name, client)], &namespaces).await?;
+        let cluster = context.map(|c| format!("context {c}")).unwrap_or_else(|| "the current context".into());
+        out.note(format!("{} image references in use in {scope} of {cluster}", found.len()));
+        used.extend(found);
+    }
+    Ok(used)
 }
 
 /// Runs a lifecycle subcommand.
@@ -202,13 +236,12 @@ pub async fn run(cmd: Command, global: &GlobalArgs, out: Out) -> Result<Exit, Fa
         }
         Command::Check(args) => {
             let policy = args.policy.policy()?;
-            let used = in_use(&args.in_use)?;
+            let used = in_use(&args.in_use, global, out).await?;
             let registry = registry.await?;
             let now = jiff::Timestamp::now();
             let mut all = Vec::new();
             for repo in &args.policy.repos.repository {
-                let preview = registry.preview_lifecycle_policy(repo, &policy, now).await?;
-                for v in protect(&preview, &used) {
+                for v in registry.check_lifecycle_policy(repo, &policy, &used, now).await? {
                     all.push((repo.to_string(), v));
                 }
             }
@@ -227,8 +260,11 @@ pub async fn run(cmd: Command, global: &GlobalArgs, out: Out) -> Result<Exit, Fa
         }
         Command::Put(args) => {
             let policy = args.policy.policy()?;
-            let options =
-                PutOptions { force: args.force, in_use: in_use(&args.in_use)?, concurrency: args.concurrency };
+            let options = PutOptions {
+                force: args.force,
+                in_use: in_use(&args.in_use, global, out).await?,
+                concurrency: args.concurrency,
+            };
             let registry = registry.await?;
             let report = registry.put_lifecycle_policies(&args.policy.repos.repository, &policy, &options).await?;
             out.result(&report, || {

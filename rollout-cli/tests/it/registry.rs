@@ -11,7 +11,7 @@ const SEED_POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed
 /// A sandbox whose repository `app` has `releases` tagged releases (`latest-release-1.0.N`, one a
 /// day) with an untagged build after each.
 async fn registry_with_releases(releases: i64) -> (Sandbox, Rollout) {
-    let sb = Sandbox::builder().seed(1).start().await.unwrap();
+    let sb = Sandbox::builder().time_scale(0.01).seed(1).start().await.unwrap();
     sb.ecr().ensure_repository("app").unwrap();
     let start = sb.clock().now() - SignedDuration::from_hours(24 * 100);
     for i in 0..releases {
@@ -92,4 +92,65 @@ async fn an_image_in_use_blocks_the_put_and_fails_the_check() {
         .code(0);
     let newest = format!("{}/app:latest-release-1.0.7", sb.registry_host());
     r.run(&["lifecycle", "check", "-r", "app", "--policy-file", SEED_POLICY, "--in-use", &newest]).await.code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_the_cluster_runs_are_protected_when_asked() {
+    let (sb, r) = registry_with_releases(8).await;
+    let host = sb.registry_host();
+    // `web` runs the oldest release; `other` runs a tag of the same name from another repository.
+    sb.ecr().ensure_repository("other").unwrap();
+    sb.ecr().push_image("other", &["latest-release-1.0.1"], PushOptions::default()).unwrap();
+    for (name, image) in
+        [("web", format!("{host}/app:latest-release-1.0.0")), ("other", format!("{host}/other:latest-release-1.0.1"))]
+    {
+        let manifest = r.file(&format!("{name}.yaml"), &crate::support::deployment(name, &image, 1, 600));
+        r.run(&["deploy", "-f", &manifest, "-q"]).await.code(0);
+    }
+    let check = r.run(&["lifecycle", "check", "-r", "app", "--policy-file", SEED_POLICY, "--protect-in-use"]).await;
+    check.code(1);
+    assert!(
+        check.stdout.contains("latest-release-1.0.0") && check.stdout.contains("default/deployment/web"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        !check.stdout.contains("latest-release-1.0.1"),
+        "another repository's tag protects nothing here: {}",
+        check.stdout
+    );
+    assert!(
+        check.stderr.contains("image references in use in namespace default of the current context"),
+        "{}",
+        check.stderr
+    );
+
+    let all = r
+        .run(&["lifecycle", "check", "-r", "app", "--policy-file", SEED_POLICY, "--protect-in-use", "-A", "-o", "json"])
+        .await;
+    all.code(1);
+    assert_eq!(all.json()[0]["violation"]["used_by"], "default/deployment/web (revision 1)");
+    let elsewhere = r
+        .run(&[
+            "lifecycle",
+            "check",
+            "-r",
+            "app",
+            "--policy-file",
+            SEED_POLICY,
+            "--protect-in-use",
+            "-n",
+            "kube-system",
+            "-n",
+            "shop",
+        ])
+        .await;
+    elsewhere.code(0);
+
+    let put = r.run(&["lifecycle", "put", "-r", "app", "--policy-file", SEED_POLICY, "--protect-in-use"]).await;
+    put.code(1);
+    assert!(put.stderr.contains("default/deployment/web"), "{}", put.stderr);
+    let out = r.run(&["lifecycle", "check", "-r", "app", "--policy-file", SEED_POLICY, "-A"]).await;
+    out.code(2);
+    assert!(out.stderr.contains("--protect-in-use"), "{}", out.stderr);
 }

@@ -88,21 +88,165 @@ impl Rollout {
         self.dir.path().join(name)
     }
 
-    /// Runs `rollout ARGS…`.
-    pub async fn run(&self, args: &[&str]) -> Run {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_rollout"))
-            .args(args)
+    /// Configured for a sandbox, with this kubeconfig text instead of the sandbox's own.
+    pub fn with_kubeconfig(sb: &Sandbox, kubeconfig: &str) -> Self {
+        let r = Self::for_sandbox(sb);
+        std::fs::write(r.dir.path().join("kubeconfig"), kubeconfig).unwrap();
+        r
+    }
+
+    /// Writes a file in the scratch directory and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_rollout"));
+        c.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("AWS_CONFIG_FILE", self.dir.path().join("aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("aws-credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .await
-            .expect("the rollout binary runs");
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
+    }
+
+    /// Runs `rollout ARGS…`.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().await.expect("the rollout binary runs");
         Run::from(args, out)
+    }
+
+    /// Starts `rollout ARGS…` with stdout and stderr piped, for tests that act while it runs.
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the rollout binary starts")
+    }
+}
+
+/// A Deployment manifest: `replicas` pods of one container `app` with a readiness probe, rolling
+/// update with maxSurge 1 / maxUnavailable 0, and the given progress deadline (simulated seconds).
+pub fn deployment(name: &str, image: &str, replicas: i32, progress_deadline: i64) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels: {{app: {name}}}
+spec:
+  replicas: {replicas}
+  progressDeadlineSeconds: {progress_deadline}
+  strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+        - name: app
+          image: {image}
+          ports: [{{containerPort: 8443}}]
+          readinessProbe:
+            tcpSocket: {{port: 8443}}
+            initialDelaySeconds: 5
+            periodSeconds: 10
+"
+    )
+}
+
+/// A started sandbox for CLI tests: a fast clock (1 simulated second = 10 ms) and a fixed seed.
+pub async fn sandbox(seed: u64) -> Sandbox {
+    Sandbox::builder().time_scale(0.01).seed(seed).start().await.expect("the sandbox starts")
+}
+
+/// A sandbox with Deployment `name` created through `rollout deploy -f` and rolled out.
+pub async fn with_deployment(seed: u64, name: &str, image: &str, replicas: i32) -> (Sandbox, Rollout) {
+    let sb = sandbox(seed).await;
+    let r = Rollout::for_sandbox(&sb);
+    let manifest = r.file(&format!("{name}.yaml"), &deployment(name, image, replicas, 600));
+    r.run(&["deploy", "-f", &manifest, "-q"]).await.code(0);
+    (sb, r)
+}
+
+/// Replaces what changes from run to run (times, durations, generated names, addresses, counts) with
+/// placeholders, so text output can be compared with a snapshot. Column widths depend on the
+/// replaced values, so runs of spaces inside a line become two spaces; indentation is kept.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let body = line.trim_start_matches(' ');
+        out.push_str(&line[..line.len() - body.len()]);
+        // `split(' ')` yields an empty piece for every extra space of a run.
+        let (mut first, mut run) = (true, 0);
+        for piece in body.split(' ') {
+            if piece.is_empty() {
+                run += 1;
+                continue;
+            }
+            if !first {
+                out.push_str(if run > 0 { "  " } else { " " });
+            }
+            out.push_str(&normalise_word(piece));
+            (first, run) = (false, 0);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn normalise_word(word: &str) -> String {
+    let trimmed = word.trim_matches(|c: char| "(),:;".contains(c));
+    let (lead, rest) = word.split_at(word.find(trimmed).unwrap_or(0));
+    let tail = &rest[trimmed.len()..];
+    let is_digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let replaced =
+        if trimmed.len() >= 20 && trimmed.as_bytes()[4] == b'-' && trimmed.contains('T') && trimmed.ends_with('Z') {
+            "<time>".to_owned()
+        } else if trimmed.ends_with('s')
+            && trimmed.len() > 1
+            && trimmed[..trimmed.len() - 1].chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            "<duration>".to_owned()
+        } else if trimmed.starts_with('x') && is_digits(&trimmed[1..]) {
+            "x<n>".to_owned()
+        } else if trimmed.split('.').count() == 4 && trimmed.split('.').all(is_digits) {
+            "<ip>".to_owned()
+        } else if let Some(pod) = generated_name(trimmed) {
+            pod
+        } else if trimmed.contains('_') && trimmed.len() > 36 {
+            // kubelet's pod_namespace(uid) form: keep the namespace, drop the name and uid.
+            "<pod_namespace(uid)>".to_owned()
+        } else {
+            trimmed.to_owned()
+        };
+    format!("{lead}{replaced}{tail}")
+}
+
+/// `web-7d9f8c6b5-x2x4k` → `web-<hash>-<pod>`, `web-7d9f8c6b5` → `web-<hash>`.
+fn generated_name(word: &str) -> Option<String> {
+    let parts: Vec<&str> = word.split('-').collect();
+    let hashy = |s: &str| {
+        s.len() >= 8
+            && s.len() <= 10
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.chars().any(|c| c.is_ascii_digit())
+    };
+    let suffix = |s: &str| s.len() == 5 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    match parts.as_slice() {
+        [base @ .., h, p] if !base.is_empty() && hashy(h) && suffix(p) => {
+            Some(format!("{}-<hash>-<pod>", base.join("-")))
+        }
+        [base @ .., h] if !base.is_empty() && hashy(h) => Some(format!("{}-<hash>", base.join("-"))),
+        _ => None,
     }
 }
 

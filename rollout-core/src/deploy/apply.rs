@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::patch::{ALL_CONTAINERS, ContainerChange, Resolution, SetImage, default_change_cause};
+use super::patch::{ALL_CONTAINERS, ContainerChange, Resolution, SetImage, SetTag, default_change_cause};
 use super::preflight::{CheckName, CheckStatus, FailedCheck, PreflightInput, run_checks};
 use super::{DeployOptions, DeployRequest, Planned, look_up, read_workload, roll_back_failures};
 use crate::cluster::{api_error, is_not_found, retry};
@@ -35,6 +35,9 @@ pub struct ApplyOptions {
     /// such a container; a name that matches none is an error). A change without a name applies to
     /// the only app container of the only workload.
     pub image_overrides: Vec<SetImage>,
+    /// New tags to set in the manifests before applying, for the image each named container has in
+    /// them (as [`ApplyOptions::image_overrides`] name containers).
+    pub tag_overrides: Vec<SetTag>,
     /// The change-cause to record on workloads whose images change; by default
     /// `rollout: <container>=<image> …`.
     pub change_cause: Option<String>,
@@ -49,6 +52,7 @@ impl ApplyOptions {
             namespace: namespace.into(),
             force: false,
             image_overrides: Vec::new(),
+            tag_overrides: Vec::new(),
             change_cause: None,
             deploy: DeployOptions::new(timeout),
         }
@@ -154,43 +158,65 @@ fn workload_kind(doc: &Value) -> Option<WorkloadKind> {
     }
 }
 
-/// Sets the override images in the workload documents. Every override must match a container.
-fn override_images(docs: &mut [Value], overrides: &[SetImage]) -> Result<()> {
-    let workloads: Vec<usize> = (0..docs.len()).filter(|&i| workload_kind(&docs[i]).is_some()).collect();
+/// Sets the override images and tags in the workload documents. Every override must match a container.
+fn override_images(docs: &mut [Value], overrides: &[SetImage], tags: &[SetTag]) -> Result<()> {
     for o in overrides {
         let image = o.image.to_string();
-        let mut matched = false;
-        for &i in &workloads {
-            for list in ["initContainers", "containers"] {
-                let pointer = format!("/spec/template/spec/{list}");
-                let Some(containers) = docs[i].pointer_mut(&pointer).and_then(Value::as_array_mut) else { continue };
-                let single = list == "containers" && containers.len() == 1 && workloads.len() == 1;
-                for c in containers.iter_mut() {
-                    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let hit = match o.container.as_deref() {
-                        Some(ALL_CONTAINERS) => true,
-                        Some(wanted) => wanted == name,
-                        None => single,
-                    };
-                    if hit {
-                        c["image"] = Value::String(image.clone());
-                        matched = true;
-                    }
+        override_containers(docs, o.container.as_deref(), &o.to_string(), |_| Ok(image.clone()))?;
+    }
+    for t in tags {
+        let text = t.to_string();
+        override_containers(docs, t.container.as_deref(), &text, |current| {
+            let current: ImageRef = current.parse().map_err(|e: Error| Error::InvalidInput {
+                field: "image".into(),
+                value: text.clone(),
+                reason: format!("the manifest's image {current:?} cannot be re-tagged: {e}"),
+            })?;
+            Ok(current.with_tag(t.tag.clone()).to_string())
+        })?;
+    }
+    Ok(())
+}
+
+/// Replaces the image of the containers `container` names (`*`: all; `None`: the only app container
+/// of the only workload) with what `new_image` makes of the current one.
+fn override_containers(
+    docs: &mut [Value],
+    container: Option<&str>,
+    text: &str,
+    new_image: impl Fn(&str) -> Result<String>,
+) -> Result<()> {
+    let workloads: Vec<usize> = (0..docs.len()).filter(|&i| workload_kind(&docs[i]).is_some()).collect();
+    let mut matched = false;
+    for &i in &workloads {
+        for list in ["initContainers", "containers"] {
+            let pointer = format!("/spec/template/spec/{list}");
+            let Some(containers) = docs[i].pointer_mut(&pointer).and_then(Value::as_array_mut) else { continue };
+            let single = list == "containers" && containers.len() == 1 && workloads.len() == 1;
+            for c in containers.iter_mut() {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                let hit = match container {
+                    Some(ALL_CONTAINERS) => true,
+                    Some(wanted) => wanted == name,
+                    None => single,
+                };
+                if hit {
+                    let current = c.get("image").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    c["image"] = Value::String(new_image(&current)?);
+                    matched = true;
                 }
             }
         }
-        if !matched {
-            return Err(Error::InvalidInput {
-                field: "image".into(),
-                value: o.to_string(),
-                reason: match &o.container {
-                    Some(name) => format!("no workload in the manifests has a container named {name:?}"),
-                    None => {
-                        "name the container: the manifests do not hold exactly one workload with one container".into()
-                    }
-                },
-            });
-        }
+    }
+    if !matched {
+        return Err(Error::InvalidInput {
+            field: "image".into(),
+            value: text.to_owned(),
+            reason: match container {
+                Some(name) => format!("no workload in the manifests has a container named {name:?}"),
+                None => "name the container: the manifests do not hold exactly one workload with one container".into(),
+            },
+        });
     }
     Ok(())
 }
@@ -200,16 +226,22 @@ fn override_images(docs: &mut [Value], overrides: &[SetImage]) -> Result<()> {
 ///
 /// Errors: [`Error::InvalidManifest`], [`Error::PreflightFailed`] and API errors before or while
 /// applying. Rollout failures are outcomes in [`ApplyReport::rollouts`].
+///
+/// With `deploy.dry_run`, every document is sent with server-side dry run (`dryRun=All`): the API
+/// server validates and defaults it and persists nothing; the workloads' reports say `dry_run` (or
+/// `unchanged`) and carry the document in `patch`. With `deploy.no_wait`, the workloads that changed
+/// are reported `started` without a wait.
 pub async fn apply(
     client: &Client,
     manifests: &str,
     options: &ApplyOptions,
     progress: Progress<'_>,
 ) -> Result<ApplyReport> {
+    options.deploy.check()?;
     let started_at = Timestamp::now();
     let deadline = Instant::now() + options.deploy.wait.timeout;
     let mut docs = parse_manifests(manifests)?;
-    override_images(&mut docs, &options.image_overrides)?;
+    override_images(&mut docs, &options.image_overrides, &options.tag_overrides)?;
 
     // The workloads among the documents, with what changes.
     struct Item {
@@ -328,8 +360,11 @@ pub async fn apply(
     // Apply every document, in order.
     let mut params = PatchParams::apply(FIELD_MANAGER);
     params.force = options.force;
+    params.dry_run = options.deploy.dry_run;
+    let dry_run = options.deploy.dry_run;
     let mut applied = Vec::with_capacity(docs.len());
     let mut results: BTreeMap<usize, Value> = BTreeMap::new();
+    let mut sent: BTreeMap<usize, Value> = BTreeMap::new();
     for (i, doc) in docs.iter().enumerate() {
         let (api_version, kind, name) = (
             doc["apiVersion"].as_str().unwrap_or_default().to_owned(),
@@ -357,22 +392,35 @@ pub async fn apply(
         if let Some(ns) = &namespace {
             doc["metadata"]["namespace"] = Value::String(ns.clone());
         }
-        let before = match retry(deadline, || api.get(&name)).await {
-            Ok(o) => o.metadata.resource_version,
+        let before_object = match retry(deadline, || api.get(&name)).await {
+            Ok(o) => Some(o),
             Err(e) if is_not_found(&e) => None,
             Err(e) => return Err(api_error(format!("get {kind} {name}"), e)),
         };
+        let before = before_object.as_ref().map(|o| o.metadata.resource_version.clone().unwrap_or_default());
         let body = Patch::Apply(&doc);
         let after = retry(deadline, || api.patch(&name, &params, &body))
             .await
             .map_err(|e| api_error(format!("apply {kind} {name}"), e))?;
         let action = match before {
             None => ApplyAction::Created,
+            // A dry run persists nothing, so the resourceVersion never moves: compare the generations
+            // (a spec change bumps it), and the objects themselves for kinds without one.
+            Some(_) if dry_run => match &before_object {
+                Some(b) if b.metadata.generation.is_some() && b.metadata.generation == after.metadata.generation => {
+                    ApplyAction::Unchanged
+                }
+                Some(b) if b.metadata.generation.is_none() && b.data == after.data => ApplyAction::Unchanged,
+                _ => ApplyAction::Configured,
+            },
             Some(rv) if Some(&rv) == after.metadata.resource_version.as_ref() => ApplyAction::Unchanged,
             Some(_) => ApplyAction::Configured,
         };
         applied.push(AppliedObject { api_version, kind, namespace, name, action });
         results.insert(i, serde_json::to_value(&after).unwrap_or(Value::Null));
+        if dry_run {
+            sent.insert(i, doc);
+        }
     }
 
     // Wait for the workloads that changed.
@@ -385,6 +433,27 @@ pub async fn apply(
         let generation = after.pointer("/metadata/generation").and_then(Value::as_i64);
         let unchanged = action == ApplyAction::Unchanged
             || (it.existing.as_ref().and_then(Workload::generation) == generation && generation.is_some());
+        if dry_run {
+            let existing = it.existing.as_ref();
+            reports[n].status = existing.map(|w| w.status(None));
+            reports[n].revision = existing.and_then(Workload::revision);
+            if unchanged {
+                reports[n].finish(
+                    Outcome::Unchanged,
+                    Some("AlreadyApplied".into()),
+                    "dry run: the manifest is already applied".into(),
+                );
+            } else {
+                reports[n].patch = sent.remove(&it.doc);
+                let what = if action == ApplyAction::Created { "create" } else { "configure" };
+                reports[n].finish(
+                    Outcome::DryRun,
+                    Some("DryRun".into()),
+                    format!("dry run: the checks passed and the API server accepted the manifest; would {what} {}; nothing was written", it.target),
+                );
+            }
+            continue;
+        }
         if unchanged {
             let existing = it.existing.as_ref();
             reports[n].status = existing.map(|w| w.status(None));
@@ -408,6 +477,17 @@ pub async fn apply(
             change_cause: reports[n].change_cause.clone(),
             images: reports[n].images.clone(),
         });
+        if options.deploy.no_wait {
+            let generation = generation.map(|g| format!(" (generation {g})")).unwrap_or_default();
+            reports[n].finish(
+                Outcome::Started,
+                None,
+                format!(
+                    "the manifest was applied{generation}; not waiting for the rollout, which goes on in the cluster"
+                ),
+            );
+            continue;
+        }
         let selector = it.manifest.selector().and_then(selector_string);
         watches.push(Watch {
             workload: it.target.clone(),
@@ -423,7 +503,7 @@ pub async fn apply(
         result.fill(&mut reports[n], Some(&images));
     }
 
-    if options.deploy.rollback_on_failure {
+    if options.deploy.rollback_on_failure && !dry_run && !options.deploy.no_wait {
         let requests: Vec<DeployRequest> =
             items.iter().map(|it| DeployRequest::new(it.target.clone(), Vec::new())).collect();
         let indices = vec![0; items.len()];
@@ -479,11 +559,17 @@ mod tests {
     fn overrides_set_the_named_container_and_refuse_unknown_names() {
         let mut docs = parse_manifests(SEED).unwrap();
         let image = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/ms-account-management:latest-release-1.0.1";
-        override_images(&mut docs, &[format!("ms-account-management={image}").parse().unwrap()]).unwrap();
+        override_images(&mut docs, &[format!("ms-account-management={image}").parse().unwrap()], &[]).unwrap();
         assert_eq!(docs[0]["spec"]["template"]["spec"]["containers"][0]["image"], json!(image));
-        override_images(&mut docs, &["registry.example/x:2".parse().unwrap()]).unwrap();
+        override_images(&mut docs, &[], &[":latest-release-1.0.2".parse().unwrap()]).unwrap();
+        assert_eq!(
+            docs[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+            json!(image.replace("1.0.1", "1.0.2")),
+            "a tag override keeps the manifest's repository"
+        );
+        override_images(&mut docs, &["registry.example/x:2".parse().unwrap()], &[]).unwrap();
         assert_eq!(docs[0]["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/x:2");
-        let err = override_images(&mut docs, &["nope=registry.example/x:2".parse().unwrap()]).unwrap_err();
+        let err = override_images(&mut docs, &["nope=registry.example/x:2".parse().unwrap()], &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid image \"nope=registry.example/x:2\": no workload in the manifests has a container named \"nope\""

@@ -32,7 +32,8 @@ use tokio::time::Instant;
 
 pub use apply::{AppliedObject, ApplyAction, ApplyOptions, ApplyReport, apply, parse_manifests};
 pub use patch::{
-    ALL_CONTAINERS, ContainerChange, Resolution, SetImage, default_change_cause, image_patch, resolve_changes,
+    ALL_CONTAINERS, ContainerChange, ImageChange, NewImage, Resolution, SetImage, SetTag, default_change_cause,
+    image_patch, resolve_changes, retag,
 };
 pub use preflight::{
     CheckName, CheckStatus, FailedCheck, ImageExistence, PreflightCheck, PreflightInput, list_failed_checks, run_checks,
@@ -60,6 +61,48 @@ impl ImageLookup for crate::registry::Registry {
     }
 }
 
+/// The `image-exists` lookup for a run whose images are not known up front: it builds its ECR client
+/// on the first image it is asked about, so a deploy of images outside ECR needs no AWS configuration
+/// at all. The region is `options.region` when given, else the region in the image's registry host
+/// (`<account>.dkr.ecr.<region>.amazonaws.com`); credentials and the endpoint come from the options
+/// and the usual chains ([`crate::clients::ecr_client`]). A client that cannot be built makes each
+/// lookup fail, which fails the check with the reason (switch the check off to deploy anyway).
+pub struct RegistryLookup {
+    options: crate::clients::AwsOptions,
+    registry: tokio::sync::OnceCell<crate::registry::Registry>,
+}
+
+impl RegistryLookup {
+    /// A lookup that builds its client from `options` when first used.
+    pub fn new(options: crate::clients::AwsOptions) -> Self {
+        RegistryLookup { options, registry: tokio::sync::OnceCell::new() }
+    }
+}
+
+impl fmt::Debug for RegistryLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryLookup").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+impl ImageLookup for RegistryLookup {
+    fn image_exists<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let registry = self
+                .registry
+                .get_or_try_init(|| async {
+                    let mut options = self.options.clone();
+                    if options.region.is_none() {
+                        options.region = image.ecr_region().map(str::to_owned);
+                    }
+                    crate::registry::Registry::from_options(&options).await
+                })
+                .await?;
+            registry.image_exists(image).await
+        })
+    }
+}
+
 /// One workload to update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployRequest {
@@ -67,6 +110,9 @@ pub struct DeployRequest {
     pub target: WorkloadRef,
     /// The image changes.
     pub images: Vec<SetImage>,
+    /// Tag changes: the image each named container runs now, with a new tag. They are turned into
+    /// image changes ([`retag`]) against the workload as it is read, then checked like `images`.
+    pub tags: Vec<SetTag>,
     /// The change-cause to record; by default `rollout: <container>=<image> …`.
     pub change_cause: Option<String>,
 }
@@ -74,7 +120,16 @@ pub struct DeployRequest {
 impl DeployRequest {
     /// A request with the default change-cause.
     pub fn new(target: WorkloadRef, images: Vec<SetImage>) -> Self {
-        DeployRequest { target, images, change_cause: None }
+        DeployRequest { target, images, tags: Vec::new(), change_cause: None }
+    }
+
+    /// The same request with one more change, of a whole image or of a tag.
+    pub fn with_change(mut self, change: ImageChange) -> Self {
+        match change {
+            ImageChange::Image(set) => self.images.push(set),
+            ImageChange::Tag(set) => self.tags.push(set),
+        }
+        self
     }
 }
 
@@ -93,6 +148,12 @@ pub struct DeployOptions {
     pub image_lookup: Option<Arc<dyn ImageLookup>>,
     /// How many workloads are read and written at the same time. Default 16.
     pub concurrency: usize,
+    /// Write the change and return without waiting for the rollout: the report's outcome is
+    /// `started` (or `unchanged`). Cannot be combined with `rollback_on_failure`, which needs the wait.
+    pub no_wait: bool,
+    /// Read, check and compute the change, and write nothing: the report's outcome is `dry_run` (or
+    /// `unchanged`) and its `patch` holds what would have been sent.
+    pub dry_run: bool,
 }
 
 impl DeployOptions {
@@ -105,7 +166,21 @@ impl DeployOptions {
             skip_checks: BTreeSet::new(),
             image_lookup: None,
             concurrency: 16,
+            no_wait: false,
+            dry_run: false,
         }
+    }
+
+    /// Refuses contradictory options: a rollback on failure needs the wait.
+    fn check(&self) -> Result<()> {
+        if self.no_wait && self.rollback_on_failure && !self.dry_run {
+            return Err(Error::InvalidInput {
+                field: "rollback_on_failure".into(),
+                value: "true".into(),
+                reason: "a rollback on failure needs to wait for the rollout; drop no_wait, or the rollback".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -118,6 +193,8 @@ impl fmt::Debug for DeployOptions {
             .field("skip_checks", &self.skip_checks)
             .field("image_lookup", &self.image_lookup.as_ref().map(|_| "configured"))
             .field("concurrency", &self.concurrency)
+            .field("no_wait", &self.no_wait)
+            .field("dry_run", &self.dry_run)
             .finish()
     }
 }
@@ -189,6 +266,7 @@ async fn run(
     progress: Progress<'_>,
     single: bool,
 ) -> Result<Vec<RolloutReport>> {
+    options.check()?;
     let started_at = Timestamp::now();
     let deadline = Instant::now() + options.wait.timeout;
     let skip = &options.skip_checks;
@@ -215,12 +293,12 @@ async fn run(
             planned.push(None);
             continue;
         };
-        let resolution = resolve_changes(
-            &request.target,
-            workload.pod_spec(),
-            &request.images,
-            skip.contains(&CheckName::Container),
-        )?;
+        let mut sets = request.images.clone();
+        if !request.tags.is_empty() {
+            sets.extend(retag(&request.target, workload.pod_spec(), &request.tags)?);
+        }
+        let resolution =
+            resolve_changes(&request.target, workload.pod_spec(), &sets, skip.contains(&CheckName::Container))?;
         let change_cause = request.change_cause.clone().unwrap_or_else(|| default_change_cause(&resolution.changes));
         planned.push(Some(Planned { cluster, workload, resolution, change_cause }));
     }
@@ -265,6 +343,14 @@ async fn run(
     }
     if !failed.is_empty() {
         return Err(Error::PreflightFailed { checks: failed });
+    }
+
+    if options.dry_run {
+        for (p, report) in planned.iter().zip(reports.iter_mut()) {
+            let Some(p) = p else { continue };
+            dry_run_report(p, report);
+        }
+        return Ok(reports);
     }
 
     // Write.
@@ -314,6 +400,21 @@ async fn run(
         }
     }
 
+    if options.no_wait {
+        for (report, w) in reports.iter_mut().zip(&written) {
+            let Some(w) = w else { continue };
+            let generation = w.workload.generation().map(|g| format!(" (generation {g})")).unwrap_or_default();
+            report.finish(
+                Outcome::Started,
+                None,
+                format!(
+                    "the change was written{generation}; not waiting for the rollout, which goes on in the cluster"
+                ),
+            );
+        }
+        return Ok(reports);
+    }
+
     // Wait for everything written, with one engine run.
     let order: Vec<usize> = (0..requests.len()).filter(|i| written[*i].is_some()).collect();
     let watches: Vec<Watch> = order
@@ -338,6 +439,41 @@ async fn run(
         roll_back_failures(clusters, requests, &indices, &planned, &mut reports, options, progress).await;
     }
     Ok(reports)
+}
+
+/// Fills the report of a dry run: the change and the patch that would be sent, nothing written.
+fn dry_run_report(p: &Planned, report: &mut RolloutReport) {
+    report.images = p.resolution.changes.iter().map(ContainerChange::to_update).collect();
+    report.previous_revision = p.workload.revision();
+    report.revision = p.workload.revision();
+    report.status = Some(p.workload.status(None));
+    match image_patch(&p.resolution.changes, &p.change_cause, p.workload.resource_version()) {
+        Some(patch) => {
+            report.change_cause = Some(p.change_cause.clone());
+            report.patch = Some(patch);
+            let images: Vec<String> = p
+                .resolution
+                .changes
+                .iter()
+                .filter(|c| c.changes())
+                .map(|c| format!("{}={}", c.container, c.new))
+                .collect();
+            report.finish(
+                Outcome::DryRun,
+                Some("DryRun".into()),
+                format!("dry run: the checks passed; would set {}; nothing was written", images.join(" ")),
+            );
+        }
+        None => {
+            let images: Vec<String> =
+                p.resolution.changes.iter().map(|c| format!("{}={}", c.container, c.new)).collect();
+            report.finish(
+                Outcome::Unchanged,
+                Some("AlreadyAtImage".into()),
+                format!("already at {}; nothing written", images.join(" ")),
+            );
+        }
+    }
 }
 
 /// The full error chain in one line, for a report message.
@@ -592,4 +728,91 @@ async fn restore_images(
     let w = write_images(client, target, &plan, deadline).await?;
     report.change_cause = Some(w.change_cause.clone());
     Ok(Some((w.since, w.workload.selector().and_then(selector_string))))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn web(image: &str) -> Workload {
+        Workload::Deployment(
+            serde_json::from_value(json!({
+                "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "41", "generation": 3,
+                             "annotations": {"deployment.kubernetes.io/revision": "2"}},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": {"app": "web"}},
+                                      "spec": {"containers": [{"name": "app", "image": image}]}}},
+                "status": {"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2,
+                           "availableReplicas": 2}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn planned(current: &str, new: &str) -> Planned {
+        let workload = web(current);
+        let target = WorkloadRef::deployment("shop", "web");
+        let sets = vec![format!("app={new}").parse().unwrap()];
+        let resolution = resolve_changes(&target, workload.pod_spec(), &sets, false).unwrap();
+        let change_cause = default_change_cause(&resolution.changes);
+        Planned { cluster: 0, workload, resolution, change_cause }
+    }
+
+    fn begin() -> RolloutReport {
+        RolloutReport::begin(Operation::Deploy, WorkloadRef::deployment("shop", "web"), Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_dry_run_reports_the_patch_it_would_send_and_the_revision_it_leaves() {
+        let mut report = begin();
+        dry_run_report(&planned("repo/app:1", "repo/app:2"), &mut report);
+        assert_eq!(report.outcome, Outcome::DryRun);
+        assert_eq!(report.message, "dry run: the checks passed; would set app=repo/app:2; nothing was written");
+        assert_eq!(
+            report.patch,
+            Some(json!({
+                "metadata": {"resourceVersion": "41", "annotations": {"kubernetes.io/change-cause": "rollout: app=repo/app:2"}},
+                "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "repo/app:2"}]}}}
+            }))
+        );
+        assert_eq!((report.previous_revision, report.revision), (Some(2), Some(2)));
+        assert_eq!(report.images[0].previous.as_deref(), Some("repo/app:1"));
+        assert!(report.clone().into_result().is_ok(), "a dry run is a success");
+    }
+
+    #[test]
+    fn a_dry_run_of_the_current_image_is_unchanged_without_a_patch() {
+        let mut report = begin();
+        dry_run_report(&planned("repo/app:1", "repo/app:1"), &mut report);
+        assert_eq!(report.outcome, Outcome::Unchanged);
+        assert_eq!(report.reason.as_deref(), Some("AlreadyAtImage"));
+        assert_eq!(report.patch, None);
+    }
+
+    #[test]
+    fn not_waiting_and_rolling_back_on_failure_contradict_each_other() {
+        let mut options = DeployOptions::new(Duration::from_secs(60));
+        options.no_wait = true;
+        assert!(options.check().is_ok());
+        options.rollback_on_failure = true;
+        let err = options.check().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid rollback_on_failure \"true\": a rollback on failure needs to wait for the rollout; drop \
+             no_wait, or the rollback"
+        );
+        options.dry_run = true;
+        assert!(options.check().is_ok(), "a dry run neither waits nor rolls back");
+    }
+
+    #[test]
+    fn requests_collect_image_and_tag_changes() {
+        let request = DeployRequest::new(WorkloadRef::deployment("shop", "web"), Vec::new())
+            .with_change("repo/app:2".parse::<NewImage>().unwrap().for_container(Some("app")))
+            .with_change(":3".parse::<NewImage>().unwrap().for_container(Some("proxy")));
+        assert_eq!(request.images.iter().map(ToString::to_string).collect::<Vec<_>>(), ["app=repo/app:2"]);
+        assert_eq!(request.tags.iter().map(ToString::to_string).collect::<Vec<_>>(), ["proxy=:3"]);
+    }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
-use crate::image::ImageRef;
+use crate::image::{ImageRef, ImageTag};
 use crate::report::ImageUpdate;
 use crate::workload::{CHANGE_CAUSE_ANNOTATION, WorkloadRef};
 
@@ -79,6 +79,189 @@ impl fmt::Display for SetImage {
             None => write!(f, "{}", self.image),
         }
     }
+}
+
+/// A new tag for the image a container runs now: `container=:tag`, `*=:tag`, or `:tag` for a
+/// workload with a single app container. The repository stays what the container runs; only the tag
+/// changes (and a digest pinning the old image is dropped).
+///
+/// ```
+/// use rollout_core::deploy::SetTag;
+/// let change: SetTag = "app=:latest-release-1.0.1".parse().unwrap();
+/// assert_eq!(change.container.as_deref(), Some("app"));
+/// assert_eq!(change.tag.as_str(), "latest-release-1.0.1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetTag {
+    /// The container's name, [`ALL_CONTAINERS`], or `None` for the only app container.
+    pub container: Option<String>,
+    /// The new tag.
+    pub tag: ImageTag,
+}
+
+impl SetTag {
+    /// Sets `tag` on the named container's image.
+    pub fn new(container: impl Into<String>, tag: ImageTag) -> Self {
+        SetTag { container: Some(container.into()), tag }
+    }
+
+    /// Sets `tag` on the image of the workload's only app container.
+    pub fn only(tag: ImageTag) -> Self {
+        SetTag { container: None, tag }
+    }
+}
+
+impl FromStr for SetTag {
+    type Err = Error;
+
+    /// Parses `container=:tag` or `:tag` (the leading colon may be left out).
+    fn from_str(s: &str) -> Result<Self> {
+        let (container, tag) = match s.split_once('=') {
+            Some(("", _)) => {
+                return Err(Error::InvalidInput {
+                    field: "image".into(),
+                    value: s.into(),
+                    reason: "write CONTAINER=:TAG with a container name, * for every container, or just :TAG".into(),
+                });
+            }
+            Some((container, tag)) => (Some(container.to_owned()), tag),
+            None => (None, s),
+        };
+        Ok(SetTag { container, tag: tag.strip_prefix(':').unwrap_or(tag).parse()? })
+    }
+}
+
+impl fmt::Display for SetTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.container {
+            Some(c) => write!(f, "{c}=:{}", self.tag),
+            None => write!(f, ":{}", self.tag),
+        }
+    }
+}
+
+/// What an image argument asks for: a whole image reference, or only a new tag for the image the
+/// container runs now.
+///
+/// As text: `:TAG` is a tag; a word without `/`, `:` or `@` is a tag too (`latest-release-1.0.1`);
+/// anything else is an image reference (`repo/app:1.0.1`, `nginx:1.27`,
+/// `123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0.1`). So a Docker Hub library image needs
+/// its tag or its registry written out (`nginx:1.27`, `docker.io/library/nginx`): a bare `nginx`
+/// means the tag `nginx`.
+///
+/// ```
+/// use rollout_core::deploy::NewImage;
+/// assert!(matches!(":1.0.1".parse::<NewImage>().unwrap(), NewImage::Tag(_)));
+/// assert!(matches!("latest-release-1.0.1".parse::<NewImage>().unwrap(), NewImage::Tag(_)));
+/// assert!(matches!("repo/app:1.0.1".parse::<NewImage>().unwrap(), NewImage::Reference(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewImage {
+    /// A whole image reference.
+    Reference(ImageRef),
+    /// A tag for the image the container runs now.
+    Tag(ImageTag),
+}
+
+impl NewImage {
+    /// The change of this image on `container` (`None`: the only app container).
+    pub fn for_container(&self, container: Option<&str>) -> ImageChange {
+        let container = container.map(str::to_owned);
+        match self {
+            NewImage::Reference(image) => ImageChange::Image(SetImage { container, image: image.clone() }),
+            NewImage::Tag(tag) => ImageChange::Tag(SetTag { container, tag: tag.clone() }),
+        }
+    }
+}
+
+impl FromStr for NewImage {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        if let Some(tag) = s.strip_prefix(':') {
+            return Ok(NewImage::Tag(tag.parse()?));
+        }
+        if !s.contains(['/', ':', '@']) {
+            return Ok(NewImage::Tag(s.parse()?));
+        }
+        Ok(NewImage::Reference(s.parse()?))
+    }
+}
+
+impl fmt::Display for NewImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NewImage::Reference(r) => write!(f, "{r}"),
+            NewImage::Tag(t) => write!(f, ":{t}"),
+        }
+    }
+}
+
+/// One change of a container's image: a whole reference, or a new tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageChange {
+    /// Set this image.
+    Image(SetImage),
+    /// Set this tag on the image the container runs.
+    Tag(SetTag),
+}
+
+/// Turns tag changes into image changes against the pod spec the workload has now: each targeted
+/// container (by name, `*` for all, init containers included, or the only app container) gets its
+/// current image with the new tag.
+///
+/// Errors: [`Error::ContainerNotFound`] for a name that matches nothing, [`Error::InvalidInput`] for
+/// a nameless change when there are several app containers, or when a container's current image
+/// cannot be read as an image reference.
+pub fn retag(workload: &WorkloadRef, spec: Option<&PodSpec>, tags: &[SetTag]) -> Result<Vec<SetImage>> {
+    let containers: Vec<(&str, &str, bool)> = spec
+        .into_iter()
+        .flat_map(|s| {
+            let init = s.init_containers.iter().flatten().map(|c| (c, true));
+            init.chain(s.containers.iter().map(|c| (c, false)))
+        })
+        .map(|(c, init)| (c.name.as_str(), c.image.as_deref().unwrap_or_default(), init))
+        .collect();
+    let available = || containers.iter().map(|(n, _, _)| (*n).to_owned()).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    for t in tags {
+        let targets: Vec<&(&str, &str, bool)> = match t.container.as_deref() {
+            Some(ALL_CONTAINERS) => containers.iter().collect(),
+            Some(name) => containers.iter().filter(|(n, _, _)| *n == name).collect(),
+            None => {
+                let app: Vec<_> = containers.iter().filter(|(_, _, init)| !init).collect();
+                if app.len() > 1 {
+                    let names: Vec<&str> = app.iter().map(|(n, _, _)| *n).collect();
+                    return Err(Error::InvalidInput {
+                        field: "container".into(),
+                        value: String::new(),
+                        reason: format!(
+                            "{workload} has {} containers ({}): name the container whose tag changes",
+                            names.len(),
+                            names.join(", ")
+                        ),
+                    });
+                }
+                app
+            }
+        };
+        if targets.is_empty() {
+            return Err(Error::ContainerNotFound {
+                workload: Box::new(workload.clone()),
+                container: t.container.clone().unwrap_or_default(),
+                available: available(),
+            });
+        }
+        for (name, image, _) in targets {
+            let current: ImageRef = image.parse().map_err(|e: Error| Error::InvalidInput {
+                field: "image".into(),
+                value: t.to_string(),
+                reason: format!("container {name} runs {image:?}, which cannot be re-tagged: {e}"),
+            })?;
+            out.push(SetImage::new(*name, current.with_tag(t.tag.clone())));
+        }
+    }
+    Ok(out)
 }
 
 /// A targeted container, with its image before and after.
@@ -385,12 +568,76 @@ mod tests {
         assert!("app=Repo/App".parse::<SetImage>().is_err());
     }
 
+    #[test]
+    fn a_tag_change_keeps_each_containers_repository() {
+        let s = spec();
+        let tags: Vec<SetTag> = vec!["*=:2".parse().unwrap()];
+        let images: Vec<String> = retag(&web(), Some(&s), &tags).unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(images, ["migrate=repo/migrate:2", "app=repo/app:2", "proxy=repo/proxy:2"]);
+        let one = retag(&web(), Some(&s), &["proxy=:3".parse().unwrap()]).unwrap();
+        assert_eq!(one[0].to_string(), "proxy=repo/proxy:3");
+        let pinned: PodSpec = serde_json::from_value(json!({"containers": [{"name": "app", "image":
+            "repo/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}]}))
+        .unwrap();
+        let only = retag(&web(), Some(&pinned), &[":1.0.1".parse().unwrap()]).unwrap();
+        assert_eq!(only[0].to_string(), "app=repo/app:1.0.1", "the digest of the old image is dropped");
+    }
+
+    #[test]
+    fn a_tag_change_names_a_container_that_exists() {
+        let s = spec();
+        let err = retag(&web(), Some(&s), &["nope=:2".parse().unwrap()]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "container \"nope\" not found in shop/deployment/web: the containers there are migrate, app, proxy"
+        );
+        let err = retag(&web(), Some(&s), &[":2".parse().unwrap()]).unwrap_err().to_string();
+        assert!(err.contains("has 2 containers (app, proxy)"), "{err}");
+        let bad: PodSpec =
+            serde_json::from_value(json!({"containers": [{"name": "app", "image": "Bad Image"}]})).unwrap();
+        let err = retag(&web(), Some(&bad), &[":2".parse().unwrap()]).unwrap_err().to_string();
+        assert!(err.contains("container app runs \"Bad Image\", which cannot be re-tagged"), "{err}");
+    }
+
+    #[test]
+    fn image_arguments_are_tags_or_references() {
+        let cases: [(&str, Option<&str>); 7] = [
+            (":1.0.1", Some("1.0.1")),
+            ("latest-release-1.0.1", Some("latest-release-1.0.1")),
+            ("nginx", Some("nginx")),
+            ("nginx:1.27", None),
+            ("repo/app", None),
+            ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0.1", None),
+            ("repo/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None),
+        ];
+        for (text, tag) in cases {
+            let parsed: NewImage = text.parse().unwrap();
+            match (parsed, tag) {
+                (NewImage::Tag(t), Some(want)) => assert_eq!(t.as_str(), want),
+                (NewImage::Reference(r), None) => assert_eq!(r.to_string(), text),
+                (other, _) => panic!("{text}: {other:?}"),
+            }
+        }
+        let err = ":bad tag".parse::<NewImage>().unwrap_err().to_string();
+        assert!(err.starts_with("invalid image tag \"bad tag\""), "{err}");
+        assert!(":".parse::<NewImage>().is_err());
+        assert_eq!("app=:2".parse::<SetTag>().unwrap().to_string(), "app=:2");
+        assert_eq!("2".parse::<SetTag>().unwrap().to_string(), ":2");
+        assert!("=:2".parse::<SetTag>().is_err());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
         fn set_image_parsing_never_panics(s in ".{0,80}") {
             let _ = s.parse::<SetImage>();
+        }
+
+        #[test]
+        fn image_argument_and_tag_change_parsing_never_panics(s in ".{0,80}") {
+            let _ = s.parse::<NewImage>();
+            let _ = s.parse::<SetTag>();
         }
     }
 }

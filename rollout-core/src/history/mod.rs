@@ -206,6 +206,30 @@ pub async fn rollback(
     report.into_result()
 }
 
+/// Rolls a Deployment back like [`rollback`] and returns as soon as the rollback is written, without
+/// waiting for its rollout: the report's outcome is `started` (or `unchanged` when the Deployment is
+/// already at the target). `timeout` bounds the reads and the write.
+pub async fn rollback_no_wait(
+    client: &Client,
+    workload: &WorkloadRef,
+    to: &RollbackTo,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> Result<RolloutReport> {
+    let started_at = Timestamp::now();
+    let deadline = Instant::now() + timeout;
+    let mut report = RolloutReport::begin(Operation::Rollback, workload.clone(), started_at);
+    if start_rollback(client, workload, to, deadline, &mut report, progress).await?.is_some() {
+        let revision = report.revision.map(|r| format!(" to revision {r}")).unwrap_or_default();
+        report.finish(
+            Outcome::Started,
+            None,
+            format!("the rollback{revision} was written; not waiting for its rollout, which goes on in the cluster"),
+        );
+    }
+    Ok(report)
+}
+
 /// What a started rollback wrote.
 pub(crate) struct StartedRollback {
     pub since: StatusContext,

@@ -399,6 +399,21 @@ impl Registry {
         Ok(preview(policy, &images, now))
     }
 
+    /// The images in use that `policy` would expire or archive in `repository` at `now`: the local preview
+    /// matched against the entries of `in_use` that concern this repository (an entry of another
+    /// repository never matches, however equal its tag).
+    pub async fn check_lifecycle_policy(
+        &self,
+        repository: &RepositoryName,
+        policy: &LifecyclePolicy,
+        in_use: &[InUseImage],
+        now: Timestamp,
+    ) -> Result<Vec<ProtectionViolation>> {
+        let preview = self.preview_lifecycle_policy(repository, policy, now).await?;
+        let concerned: Vec<InUseImage> = in_use.iter().filter(|image| concerns(image, repository)).cloned().collect();
+        Ok(protect(&preview, &concerned))
+    }
+
     /// Archived images matter only to a policy with rules over the archive class.
     async fn images_for_policy(
         &self,

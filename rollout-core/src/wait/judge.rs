@@ -146,7 +146,7 @@ fn belongs_to_rollout(workload: &Workload, new_rs: Option<&NewReplicaSet>, pod: 
 }
 
 /// `pod web-7d9f-x container app: CrashLoopBackOff (exit code 1, 3 restarts): back-off 40s …`.
-pub(crate) fn describe_problem(p: &ContainerProblem) -> String {
+pub fn describe_problem(p: &ContainerProblem) -> String {
     let mut s = format!("pod {}", p.pod);
     if let Some(c) = &p.container {
         s.push_str(&format!(" {}container {c}", if p.init { "init " } else { "" }));

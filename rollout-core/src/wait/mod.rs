@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-pub(crate) use judge::describe_problem;
+pub use judge::describe_problem;
 use judge::{Judgement, NewReplicaSet, Related, Verdict, judge, timeout_message};
 
 use crate::cluster::{ServerClock, api_error, latest_time, remaining};
@@ -245,6 +245,32 @@ pub async fn wait_all(
         })
         .collect();
     Ok(CombinedReport::new(started_at, reports))
+}
+
+/// A workload's rollout status as it is now, read once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurrentStatus {
+    /// The workload.
+    pub target: WorkloadRef,
+    /// Its status, as kubectl's `rollout status --watch=false` judges it (with kubectl's message).
+    pub status: WorkloadStatus,
+}
+
+/// Reads each workload once and judges its rollout status as `kubectl rollout status --watch=false`
+/// does: no waiting, no pod diagnosis. Each target's `context` names its cluster, as for [`wait_all`].
+///
+/// Errors: [`Error::WorkloadNotFound`] for a workload that does not exist.
+pub async fn current_status(clusters: &[(String, Client)], targets: &[WorkloadRef]) -> Result<Vec<CurrentStatus>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::with_capacity(targets.len());
+    for target in targets {
+        let client = &clusters[cluster_index(clusters, target)?].1;
+        let workload = crate::deploy::read_workload(client, target, deadline)
+            .await?
+            .ok_or_else(|| Error::WorkloadNotFound { workload: Box::new(target.clone()) })?;
+        out.push(CurrentStatus { target: target.clone(), status: workload.status(None) });
+    }
+    Ok(out)
 }
 
 /// The index of the cluster a workload lives in.

@@ -393,3 +393,96 @@ async fn a_concurrent_writer_is_never_silently_overwritten() {
     .await;
     cluster.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing_and_not_waiting_returns_once_the_change_is_written() {
+    let cluster = TestCluster::start("deploy_dry_run_no_wait").await;
+    bounded(BOUND, async {
+        let (v1, v2) = (cluster.image(1), cluster.image(2));
+        cluster.create_ready("web", &v1, 2, 600).await;
+        let before = cluster.get("web").await;
+        cluster.requests.clear();
+
+        let mut options = DeployOptions::new(cluster.timeout(30));
+        options.dry_run = true;
+        let report = deploy(&cluster.client, &request(&cluster, "web", &v2), &options, &no_progress).await.unwrap();
+        assert_eq!(report.outcome, Outcome::DryRun);
+        assert_eq!(report.preflight.len(), 7);
+        let patch = report.patch.as_ref().expect("the patch that would be sent");
+        assert_eq!(patch["spec"]["template"]["spec"]["containers"][0]["image"], serde_json::json!(v2));
+        assert_eq!(patch["metadata"]["resourceVersion"], serde_json::json!(before.metadata.resource_version));
+        let writes: Vec<_> = cluster.requests.all().into_iter().filter(|s| s.method != "GET").collect();
+        assert!(writes.is_empty(), "a dry run writes nothing: {writes:?}");
+
+        // A tag alone keeps the repository the container runs.
+        let tag = v2.rsplit_once(':').unwrap().1.to_owned();
+        let mut tagged = DeployRequest::new(WorkloadRef::deployment(&cluster.namespace, "web"), Vec::new());
+        tagged.tags = vec![format!(":{tag}").parse().unwrap()];
+        let mut options = DeployOptions::new(cluster.timeout(30));
+        options.no_wait = true;
+        let events = Collected::default();
+        let callback = events.callback();
+        let report = deploy(&cluster.client, &tagged, &options, &callback).await.unwrap();
+        assert_eq!(report.outcome, Outcome::Started, "{}", report.message);
+        assert_eq!(report.images[0].new, v2);
+        assert_eq!(report.previous_revision, Some(1));
+        let kinds: Vec<String> = events
+            .events()
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap()["event"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, ["preflight", "updated"], "no wait: no status events");
+        assert_eq!(cluster.get("web").await.metadata.generation, Some(2), "the change was written");
+
+        // The rollout goes on without us; a wait afterwards sees it through.
+        let target = WorkloadRef::deployment(&cluster.namespace, "web");
+        let done =
+            rollout_core::wait::wait(&cluster.client, &target, &WaitOptions::new(cluster.timeout(60)), &no_progress)
+                .await
+                .unwrap();
+        assert_eq!(done.outcome, Outcome::Succeeded);
+
+        options.rollback_on_failure = true;
+        let err = deploy(&cluster.client, &tagged, &options, &no_progress).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    })
+    .await;
+    cluster.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_with_a_dry_run_asks_the_api_server_and_persists_nothing() {
+    let cluster = TestCluster::start("deploy_apply_dry_run").await;
+    bounded(BOUND, async {
+        if cluster.is_real() && std::env::var("ROLLOUT_TEST_PORT").as_deref() != Ok("8443") {
+            eprintln!(
+                "skipping the seed-manifest scenario on a real cluster: its probes need images serving on port 8443"
+            );
+            return;
+        }
+        let seed = include_str!("../../../examples/seed/deployment.yaml");
+        let mut options = ApplyOptions::new(&cluster.namespace, cluster.timeout(60));
+        options.image_overrides = vec![format!("ms-account-management={}", cluster.image(1)).parse().unwrap()];
+        options.deploy.dry_run = true;
+        let report = apply(&cluster.client, seed, &options, &no_progress).await.unwrap();
+        assert_eq!(report.applied[0].action, ApplyAction::Created);
+        assert_eq!(report.rollouts.reports[0].outcome, Outcome::DryRun);
+        assert!(report.rollouts.reports[0].patch.is_some());
+        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        assert!(api.get_opt("ms-account-management").await.unwrap().is_none(), "nothing was created");
+
+        options.deploy.dry_run = false;
+        apply(&cluster.client, seed, &options, &no_progress).await.unwrap();
+        options.deploy.dry_run = true;
+        options.image_overrides.clear();
+        let tag = cluster.image(2).rsplit_once(':').unwrap().1.to_owned();
+        options.tag_overrides = vec![format!(":{tag}").parse().unwrap()];
+        let report = apply(&cluster.client, seed, &options, &no_progress).await.unwrap();
+        assert_eq!(report.applied[0].action, ApplyAction::Configured);
+        assert_eq!(report.rollouts.reports[0].outcome, Outcome::DryRun);
+        assert_eq!(cluster.get("ms-account-management").await.metadata.generation, Some(1));
+    })
+    .await;
+    cluster.finish().await;
+}

@@ -4,13 +4,20 @@
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, final
+from pathlib import Path
+from typing import Any, ClassVar, Literal, final, overload
 
 from typing_extensions import disjoint_base
 
 __all__ = [
+    "AppliedObject",
+    "ApplyReport",
+    "Client",
+    "CombinedReport",
     "ConfigError",
+    "ContainerImage",
     "ContainerProblem",
+    "DeployedTag",
     "derive_tag",
     "DerivedTag",
     "diagnose",
@@ -19,9 +26,12 @@ __all__ = [
     "EventSummary",
     "FieldChange",
     "GitInfo",
+    "History",
     "ImageRecord",
     "ImageRef",
+    "ImageUpdate",
     "ImageVerdict",
+    "InUseImage",
     "InvalidInputError",
     "KubernetesError",
     "LifecyclePolicy",
@@ -31,21 +41,28 @@ __all__ = [
     "PolicyBuilder",
     "PolicyDiff",
     "PolicyViolation",
+    "PreflightCheck",
     "Preview",
     "PreviewSummary",
     "previous_tag",
     "PreviousTag",
+    "ProgressEvent",
     "ProjectVersion",
     "ProtectionViolation",
+    "PutReport",
     "ReplicaCounts",
     "Report",
+    "RepositoryPut",
+    "Revision",
     "rollout_status",
     "RolloutError",
     "RolloutFailedError",
+    "RolloutReport",
     "RolloutTimeoutError",
     "RuleChange",
     "RuleSummary",
     "SkippedImage",
+    "WorkloadRef",
     "WorkloadStatus",
     "__version__",
     "_block_for",
@@ -63,6 +80,19 @@ _Image = ImageRecord | Mapping[str, Any]
 # A Kubernetes object: kubectl's JSON (camelCase), the kubernetes client's to_dict() (snake_case), or
 # one of the client's model objects.
 _KubeObject = Mapping[str, Any] | Any
+# A workload: a Deployment's name, kubectl's KIND/NAME ("statefulset/db"), or a report's WorkloadRef.
+_Workload = str | WorkloadRef
+# An image: a reference text or an ImageRef (for deploy and apply also ":TAG", a new tag of the image the
+# container runs now).
+_Image_ = str | ImageRef
+# A progress callback: called with each event, on the calling thread, holding the GIL.
+_OnProgress = Callable[[ProgressEvent], object]
+# A lifecycle policy: a LifecyclePolicy, its JSON text, or a dict in ECR's format.
+_Policy = LifecyclePolicy | str | Mapping[str, Any]
+# An in-use image: a reference, an ImageRef, an InUseImage or a dict with reference and used_by.
+_InUse = str | ImageRef | InUseImage | Mapping[str, Any]
+# Preflight check names, as the CLI writes them.
+_Check = Literal["workload", "container", "image-exists", "readiness-probe", "strategy", "paused", "floating-tag"]
 
 # --- exceptions ---------------------------------------------------------------------------------------
 
@@ -80,12 +110,14 @@ class NotFoundError(RolloutError, LookupError):
 class RolloutFailedError(RolloutError):
     """The rollout ran and failed; `.report` holds the rollout report."""
 
-    report: Report | None
+    report: RolloutReport | None
+    result: CombinedReport | ApplyReport | None
 
 class RolloutTimeoutError(RolloutError):
     """Waiting for a rollout timed out; `.report` holds the report as it stood."""
 
-    report: Report | None
+    report: RolloutReport | None
+    result: CombinedReport | ApplyReport | None
 
 class KubernetesError(RolloutError):
     """The Kubernetes API failed or refused a request, or could not be reached."""
@@ -378,6 +410,235 @@ class SkippedImage(Report):
     @property
     def text(self) -> str | None: ...
 
+@final
+class WorkloadRef(Report):
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def kind(self) -> Literal["deployment", "stateful_set", "daemon_set"]: ...
+    @property
+    def name(self) -> str: ...
+
+@final
+class ImageUpdate(Report):
+    @property
+    def container(self) -> str: ...
+    @property
+    def init(self) -> bool: ...
+    @property
+    def previous(self) -> str | None: ...
+    @property
+    def new(self) -> str: ...
+
+@final
+class PreflightCheck(Report):
+    @property
+    def check(self) -> _Check: ...
+    @property
+    def status(self) -> Literal["passed", "failed", "skipped"]: ...
+    @property
+    def message(self) -> str: ...
+
+_Outcome = Literal["succeeded", "failed", "timed_out", "rolled_back", "unchanged", "started", "dry_run"]
+
+@final
+class RolloutReport(Report):
+    @property
+    def operation(self) -> Literal["deploy", "apply", "wait", "rollback"]: ...
+    @property
+    def target(self) -> WorkloadRef: ...
+    @property
+    def outcome(self) -> _Outcome: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def images(self) -> list[ImageUpdate]: ...
+    @property
+    def change_cause(self) -> str | None: ...
+    @property
+    def revision(self) -> int | None: ...
+    @property
+    def previous_revision(self) -> int | None: ...
+    @property
+    def new_replica_set(self) -> str | None: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime: ...
+    @property
+    def duration_ms(self) -> int: ...
+    @property
+    def preflight(self) -> list[PreflightCheck]: ...
+    @property
+    def status(self) -> WorkloadStatus | None: ...
+    @property
+    def problems(self) -> list[ContainerProblem]: ...
+    @property
+    def patch(self) -> dict[str, Any] | None: ...
+    @property
+    def rollback(self) -> RolloutReport | None: ...
+    @property
+    def is_success(self) -> bool: ...
+
+@final
+class CombinedReport(Report):
+    @property
+    def outcome(self) -> _Outcome: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime: ...
+    @property
+    def duration_ms(self) -> int: ...
+    @property
+    def reports(self) -> list[RolloutReport]: ...
+    @property
+    def is_success(self) -> bool: ...
+
+@final
+class ApplyReport(Report):
+    @property
+    def applied(self) -> list[AppliedObject]: ...
+    @property
+    def rollouts(self) -> CombinedReport: ...
+
+@final
+class AppliedObject(Report):
+    @property
+    def api_version(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def action(self) -> Literal["created", "configured", "unchanged"]: ...
+
+@final
+class ProgressEvent(Report):
+    @property
+    def event(self) -> Literal["preflight", "updated", "status", "problem", "warning", "rolling_back", "finished"]: ...
+    @property
+    def target(self) -> WorkloadRef | None: ...
+    @property
+    def checks(self) -> list[PreflightCheck]: ...
+    @property
+    def generation(self) -> int | None: ...
+    @property
+    def change_cause(self) -> str | None: ...
+    @property
+    def images(self) -> list[ImageUpdate]: ...
+    @property
+    def status(self) -> WorkloadStatus | None: ...
+    @property
+    def problem(self) -> ContainerProblem | None: ...
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def to_revision(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def outcome(self) -> _Outcome | None: ...
+    @property
+    def text(self) -> str: ...
+
+@final
+class History(Report):
+    @property
+    def target(self) -> WorkloadRef: ...
+    @property
+    def revisions(self) -> list[Revision]: ...
+    @property
+    def current(self) -> Revision | None: ...
+
+@final
+class Revision(Report):
+    @property
+    def revision(self) -> int: ...
+    @property
+    def replica_set(self) -> str: ...
+    @property
+    def change_cause(self) -> str | None: ...
+    @property
+    def images(self) -> list[ContainerImage]: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def current(self) -> bool: ...
+    @property
+    def healthy_at(self) -> datetime | None: ...
+    @property
+    def replicas(self) -> int: ...
+
+@final
+class ContainerImage(Report):
+    @property
+    def container(self) -> str: ...
+    @property
+    def init(self) -> bool: ...
+    @property
+    def image(self) -> str: ...
+
+@final
+class DeployedTag(Report):
+    @property
+    def tag(self) -> str: ...
+    @property
+    def image(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def replica_set(self) -> str: ...
+    @property
+    def healthy(self) -> bool: ...
+
+@final
+class InUseImage(Report):
+    @property
+    def reference(self) -> str: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def digest(self) -> str | None: ...
+    @property
+    def used_by(self) -> str: ...
+
+@final
+class PutReport(Report):
+    @property
+    def put(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def repositories(self) -> list[RepositoryPut]: ...
+    @property
+    def succeeded(self) -> bool: ...
+
+@final
+class RepositoryPut(Report):
+    @property
+    def repository(self) -> str: ...
+    @property
+    def outcome(self) -> Literal["put", "unchanged", "failed"]: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def preview(self) -> PreviewSummary | None: ...
+    @property
+    def in_use(self) -> list[ProtectionViolation]: ...
+
 # --- values ---------------------------------------------------------------------------------------------
 
 @final
@@ -534,6 +795,143 @@ def previous_tag(
 ) -> PreviousTag: ...
 def parse_duration(text: str) -> timedelta: ...
 
+# --- the client -----------------------------------------------------------------------------------------
+
+@final
+class Client:
+    """A client of one Kubernetes cluster (a kube context) and one ECR registry (an account and region)."""
+
+    def __new__(
+        cls,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        context: str | None = None,
+        namespace: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        ecr_endpoint: str | None = None,
+        *,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+    ) -> Client: ...
+    @property
+    def kubeconfig(self) -> Path | None: ...
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def profile(self) -> str | None: ...
+    @property
+    def ecr_endpoint(self) -> str | None: ...
+    def deploy(
+        self,
+        deployment: _Workload,
+        image: _Image_ | None = None,
+        *,
+        containers: Mapping[str, _Image_] | None = None,
+        namespace: str | None = None,
+        timeout: _Duration = 600,
+        rollback_on_failure: bool = False,
+        skip_preflight: _Check | Iterable[_Check] = (),
+        wait: bool = True,
+        dry_run: bool = False,
+        change_cause: str | None = None,
+        on_progress: _OnProgress | None = None,
+    ) -> RolloutReport: ...
+    def apply(
+        self,
+        manifests: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        image: _Image_ | None = None,
+        containers: Mapping[str, _Image_] | None = None,
+        namespace: str | None = None,
+        force: bool = False,
+        timeout: _Duration = 600,
+        rollback_on_failure: bool = False,
+        skip_preflight: _Check | Iterable[_Check] = (),
+        wait: bool = True,
+        dry_run: bool = False,
+        change_cause: str | None = None,
+        on_progress: _OnProgress | None = None,
+    ) -> ApplyReport: ...
+    @overload
+    def wait(
+        self,
+        workload: _Workload,
+        /,
+        *,
+        timeout: _Duration,
+        namespace: str | None = None,
+        on_progress: _OnProgress | None = None,
+    ) -> RolloutReport: ...
+    @overload
+    def wait(
+        self,
+        workload: _Workload,
+        other: _Workload,
+        /,
+        *workloads: _Workload,
+        timeout: _Duration,
+        namespace: str | None = None,
+        on_progress: _OnProgress | None = None,
+    ) -> CombinedReport: ...
+    def status(self, workload: _Workload, *, namespace: str | None = None) -> WorkloadStatus: ...
+    def history(self, deployment: _Workload, *, namespace: str | None = None) -> History: ...
+    def rollback(
+        self,
+        deployment: _Workload,
+        *,
+        to_revision: int | None = None,
+        to_tag: str | None = None,
+        to_last_good: bool = True,
+        namespace: str | None = None,
+        timeout: _Duration = 600,
+        wait: bool = True,
+        on_progress: _OnProgress | None = None,
+    ) -> RolloutReport: ...
+    @overload
+    def previous_tag(
+        self,
+        repository: None = None,
+        *,
+        strategy: Literal["deployed"],
+        deployment: _Workload,
+        container: str | None = None,
+        namespace: str | None = None,
+    ) -> DeployedTag: ...
+    @overload
+    def previous_tag(
+        self,
+        repository: str,
+        strategy: Literal["pushed", "before", "semver", "cli-compatible"] = "pushed",
+        *,
+        before: str | None = None,
+        pattern: str | None = None,
+        tag_prefix: str | None = None,
+        tag_pattern: str | None = None,
+        include_floating: bool = False,
+        floating_tags: Sequence[str] | None = None,
+        deployment: None = None,
+    ) -> PreviousTag: ...
+    def image_exists(self, image: _Image_) -> bool: ...
+    def put_lifecycle_policy(
+        self,
+        repositories: str | Iterable[str],
+        policy: _Policy,
+        *,
+        force: bool = False,
+        in_use: Iterable[_InUse] = (),
+        protect_in_use: bool = False,
+        namespaces: str | Iterable[str] | None = None,
+    ) -> PutReport: ...
+    def get_lifecycle_policy(self, repository: str) -> LifecyclePolicy | None: ...
+    def diff_lifecycle_policy(self, repository: str, policy: _Policy) -> PolicyDiff: ...
+    def preview_lifecycle_policy(self, repository: str, policy: _Policy, now: datetime | None = None) -> Preview: ...
+    def images_in_use(self, namespaces: str | Iterable[str] | None = None) -> list[InUseImage]: ...
+
 # --- testing (used through rollout.testing) -------------------------------------------------------------
 
 @final
@@ -548,6 +946,8 @@ class NativeSandbox:
         token: str | None = None,
         port: int = 0,
         history_limit: int | None = None,
+        ecr_account: str | None = None,
+        ecr_region: str | None = None,
     ) -> NativeSandbox: ...
     @property
     def url(self) -> str: ...
@@ -579,6 +979,38 @@ class NativeSandbox:
         stop_seconds: _Duration | None = None,
         size_bytes: int | None = None,
     ) -> None: ...
+    @property
+    def ecr_endpoint(self) -> str: ...
+    @property
+    def registry_host(self) -> str: ...
+    @property
+    def ecr_account(self) -> str: ...
+    @property
+    def ecr_region(self) -> str: ...
+    def create_repository(self, repository: str) -> None: ...
+    def push_image(
+        self,
+        repository: str,
+        tags: str | Sequence[str] | None = None,
+        *,
+        pushed_at: datetime | None = None,
+        size_bytes: int | None = None,
+        behaviour: Mapping[str, Any] | None = None,
+        pull_seconds: _Duration | None = None,
+        start_delay: _Duration | None = None,
+        crash_after: _Duration | None = None,
+        exit_code: int | None = None,
+        oom_killed: bool | None = None,
+        log_lines: Sequence[str] | None = None,
+        never_ready: bool | None = None,
+        liveness_fails: bool | None = None,
+        config_error: str | None = None,
+        pull_error: str | None = None,
+        run_seconds: _Duration | None = None,
+        stop_seconds: _Duration | None = None,
+    ) -> str: ...
+    def run_lifecycle(self, repository: str) -> list[dict[str, Any]]: ...
+    def images(self, repository: str) -> list[ImageRecord]: ...
     def remove_image_behaviour(self, image: str) -> bool: ...
     def image_behaviours(self) -> dict[str, dict[str, Any]]: ...
     @staticmethod

@@ -1,17 +1,20 @@
-"""Test your deployment scripts without a cluster: the rollout sandbox, in-process.
+"""Test your deployment scripts without a cluster or an AWS account: the rollout sandbox, in-process.
 
 :class:`Sandbox` starts an emulated Kubernetes API server on 127.0.0.1 with the Deployment and
 ReplicaSet controllers and a pod simulator (image pulls, probes, crash loops, events, logs), on a
-scaled clock so realistic probe delays and progress deadlines pass in milliseconds. The real
-``kubectl``, the official ``kubernetes`` client and rollout itself talk to it through its kubeconfig.
+scaled clock so realistic probe delays and progress deadlines pass in milliseconds, and an emulated
+ECR registry on the same port (the images the simulated kubelet can pull from its registry host). The
+real ``kubectl``, the official ``kubernetes`` client, boto3, the aws CLI and rollout itself talk to it.
 
 As a context manager::
 
     from rollout.testing import Sandbox
 
     with Sandbox(time_scale=0.01) as sandbox:
-        sandbox.set_image_behaviour("registry.example/app:broken", crash_after=2, log_lines=["panic: no config"])
-        run_my_deploy_script(kubeconfig=sandbox.kubeconfig)
+        sandbox.push_image("app", "1.0.0")                                   # healthy
+        sandbox.push_image("app", "1.0.1", crash_after=2, log_lines=["panic: no config"])
+        client = sandbox.client()                                            # a rollout.Client for it
+        run_my_deploy_script(client, image=sandbox.image("app", "1.0.1"))
 
 As a pytest fixture, in ``conftest.py``::
 
@@ -21,7 +24,8 @@ As a pytest fixture, in ``conftest.py``::
     shared_sandbox = sandbox_fixture(scope="session")   # or one for the whole run
 
     def test_deploy(sandbox):
-        subprocess.run(["./deploy.sh"], env={**os.environ, **sandbox.env}, check=True)
+        sandbox.push_image("app", "1.0.0")
+        subprocess.run(["./deploy.sh", sandbox.image("app", "1.0.0")], env={**os.environ, **sandbox.env}, check=True)
 
 The fixture fails the test if the sandbox recorded an internal error (a bug of the sandbox, not of the
 code under test).
@@ -37,7 +41,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from rollout._rollout import NativeSandbox
+from rollout._rollout import Client, ImageRecord, NativeSandbox
 
 # Test hooks of rollout's own test suite, not part of the API: a call that blocks on the shared runtime
 # the way a long wait does (for the Ctrl-C tests), the number of such calls alive, and a latch.
@@ -77,13 +81,15 @@ class Faults:
         watch_expired_probability: float | None = None,
         pause_controllers: bool | None = None,
         pause_kubelet: bool | None = None,
+        ecr_throttle_probability: float | None = None,
     ) -> None:
         """Replace the fault configuration.
 
         ``config`` is a dict in the admin API's form (camelCase, as ``GET /sandbox/v1/faults``) or with
         snake_case keys; keyword arguments are added to it. ``errors`` is a list of rules
         ``{"verb": "patch", "resource": "deployments", "status": 429, "probability": 0.5,
-        "retry_after_seconds": 1}`` (verb and resource optional; status 429, 500 or 503).
+        "retry_after_seconds": 1}`` (verb and resource optional; status 429, 500 or 503);
+        ``ecr_throttle_probability`` answers that share of ECR calls with a ``ThrottlingException``.
         """
         merged: dict[str, Any] = dict(config or {})
         options = {
@@ -95,6 +101,7 @@ class Faults:
             "watch_expired_probability": watch_expired_probability,
             "pause_controllers": pause_controllers,
             "pause_kubelet": pause_kubelet,
+            "ecr_throttle_probability": ecr_throttle_probability,
         }
         merged.update({key: value for key, value in options.items() if value is not None})
         self._native.set_faults(merged)
@@ -127,8 +134,14 @@ class Sandbox:
     ``time_scale`` multiplies every simulated duration: at 0.01 a 10 s readiness delay takes 100 ms and
     the 600 s progress deadline 6 s. ``seed`` fixes generated names and injected faults. ``token``
     requires ``Authorization: Bearer <token>``. ``port`` 0 picks a free port. ``directory`` is where
-    the kubeconfig is written (default: a new temporary directory, removed on stop).
+    the kubeconfig is written (default: a new temporary directory, removed on stop). The registry is
+    ECR account ``ecr_account`` (default ``123456789012``) in ``ecr_region`` (default ``ap-southeast-2``).
     """
+
+    #: The credentials :meth:`client` and :attr:`env` give: the sandbox registry wants a SigV4 signature
+    #: but does not check it.
+    AWS_ACCESS_KEY_ID = "sandbox"
+    AWS_SECRET_ACCESS_KEY = "sandbox"
 
     def __init__(
         self,
@@ -139,6 +152,8 @@ class Sandbox:
         port: int = 0,
         history_limit: int | None = None,
         directory: str | os.PathLike[str] | None = None,
+        ecr_account: str | None = None,
+        ecr_region: str | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "time_scale": time_scale,
@@ -146,6 +161,8 @@ class Sandbox:
             "token": token,
             "port": port,
             "history_limit": history_limit,
+            "ecr_account": ecr_account,
+            "ecr_region": ecr_region,
         }
         self._directory = None if directory is None else os.fspath(directory)
         self._made_directory: str | None = None
@@ -223,8 +240,34 @@ class Sandbox:
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment variables that point a subprocess (kubectl, a deployment script) at the sandbox."""
-        return {"KUBECONFIG": self.kubeconfig}
+        """Environment variables that point a subprocess (kubectl, the aws CLI, a deployment script) at the
+        sandbox's cluster and registry: ``KUBECONFIG``, ``AWS_ENDPOINT_URL_ECR``, ``AWS_REGION`` and dummy
+        credentials. Pass them to the subprocess (``env={**os.environ, **sandbox.env}``); nothing here
+        changes this process's environment."""
+        native = self._require()
+        return {
+            "KUBECONFIG": self.kubeconfig,
+            "AWS_ENDPOINT_URL_ECR": native.ecr_endpoint,
+            "AWS_REGION": native.ecr_region,
+            "AWS_DEFAULT_REGION": native.ecr_region,
+            "AWS_ACCESS_KEY_ID": self.AWS_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": self.AWS_SECRET_ACCESS_KEY,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def client(self, namespace: str | None = None) -> Client:
+        """A :class:`rollout.Client` for this sandbox: its kubeconfig, its ECR endpoint and region, and
+        dummy credentials, all passed explicitly (the process environment is neither read for them nor
+        changed), so several sandboxes in one process never see each other."""
+        native = self._require()
+        return Client(
+            kubeconfig=self.kubeconfig,
+            namespace=namespace,
+            region=native.ecr_region,
+            ecr_endpoint=native.ecr_endpoint,
+            aws_access_key_id=self.AWS_ACCESS_KEY_ID,
+            aws_secret_access_key=self.AWS_SECRET_ACCESS_KEY,
+        )
 
     @property
     def time_scale(self) -> float:
@@ -306,11 +349,97 @@ class Sandbox:
         return self._require().internal_errors()
 
     # --- ECR ----------------------------------------------------------------------------------------
-    # The sandbox's ECR API lands here when it is merged: `ecr_endpoint` (the endpoint URL for boto3 and
-    # rollout), `registry` (its registry host, `<account>.dkr.ecr.<region>.amazonaws.com`) and
-    # `push_image(repository, tag=None, ...)`, each a thin call to a NativeSandbox method of the same
-    # name, plus the AWS_* variables in `env` above, which is the one place listing what a subprocess
-    # needs.
+
+    @property
+    def ecr_endpoint(self) -> str:
+        """The ECR endpoint URL (the API server's URL): ``Client(ecr_endpoint=...)``,
+        ``boto3.client("ecr", endpoint_url=...)``, ``AWS_ENDPOINT_URL_ECR``."""
+        return self._require().ecr_endpoint
+
+    @property
+    def registry(self) -> str:
+        """The sandbox registry's host, ``<account>.dkr.ecr.<region>.amazonaws.com``: images under it pull
+        only if they were pushed (see :meth:`push_image`); images of any other host always pull."""
+        return self._require().registry_host
+
+    @property
+    def ecr_region(self) -> str:
+        """The sandbox registry's AWS region."""
+        return self._require().ecr_region
+
+    @property
+    def ecr_account(self) -> str:
+        """The sandbox registry's AWS account id."""
+        return self._require().ecr_account
+
+    def image(self, repository: str, tag: str | None = None) -> str:
+        """The reference of an image of the sandbox registry: ``<registry>/<repository>[:<tag>]``."""
+        name = f"{self.registry}/{repository}"
+        return name if tag is None else f"{name}:{tag}"
+
+    def create_repository(self, repository: str) -> None:
+        """Create an empty repository (``InvalidInputError`` when it exists or the name is invalid)."""
+        self._require().create_repository(repository)
+
+    def push_image(
+        self,
+        repository: str,
+        tags: str | Sequence[str] = (),
+        *,
+        pushed_at: datetime | None = None,
+        size_bytes: int | None = None,
+        behaviour: Mapping[str, Any] | None = None,
+        pull_seconds: Duration | None = None,
+        start_delay: Duration | None = None,
+        crash_after: Duration | None = None,
+        exit_code: int | None = None,
+        oom_killed: bool | None = None,
+        log_lines: Sequence[str] | None = None,
+        never_ready: bool | None = None,
+        liveness_fails: bool | None = None,
+        config_error: str | None = None,
+        pull_error: str | None = None,
+        run_seconds: Duration | None = None,
+        stop_seconds: Duration | None = None,
+    ) -> str:
+        """Push a new image to ``repository`` (created when missing) with ``tags`` (one tag, several, or
+        none for an untagged image) and return its digest.
+
+        ``pushed_at`` (an aware datetime; default the simulated now) and ``size_bytes`` describe the image.
+        How its containers behave is a ``behaviour`` dict (the admin API's camelCase form, or snake_case
+        keys) and/or the keywords of :meth:`set_image_behaviour` (which win); it is registered for every
+        tag and for the digest. Without either, the image is healthy.
+        """
+        return self._require().push_image(
+            repository,
+            [tags] if isinstance(tags, str) else list(tags),
+            pushed_at=pushed_at,
+            size_bytes=size_bytes,
+            behaviour=None if behaviour is None else dict(behaviour),
+            pull_seconds=pull_seconds,
+            start_delay=start_delay,
+            crash_after=crash_after,
+            exit_code=exit_code,
+            oom_killed=oom_killed,
+            log_lines=None if log_lines is None else list(log_lines),
+            never_ready=never_ready,
+            liveness_fails=liveness_fails,
+            config_error=config_error,
+            pull_error=pull_error,
+            run_seconds=run_seconds,
+            stop_seconds=stop_seconds,
+        )
+
+    def run_lifecycle(self, repository: str) -> list[dict[str, Any]]:
+        """Run the repository's lifecycle policy now, as ECR's periodic pass would, and return what it did:
+        one dict per image (``digest``, ``tags``, ``pushed_at``, ``action`` ``"expire"`` or
+        ``"transition"``, ``rule_priority``, ``storage_class``). ``NotFoundError`` for a missing
+        repository."""
+        return self._require().run_lifecycle(repository)
+
+    def images(self, repository: str) -> list[ImageRecord]:
+        """The repository's images, oldest push first. ``NotFoundError`` for a missing repository."""
+        return self._require().images(repository)
 
     def __repr__(self) -> str:
         if self._native is None:
@@ -326,6 +455,8 @@ def sandbox_fixture(
     seed: int = 0,
     token: str | None = None,
     history_limit: int | None = None,
+    ecr_account: str | None = None,
+    ecr_region: str | None = None,
 ) -> Callable[..., Any]:
     """A pytest fixture yielding a started :class:`Sandbox`, stopped after its scope.
 
@@ -336,7 +467,14 @@ def sandbox_fixture(
     import pytest
 
     def fixture() -> Iterator[Sandbox]:
-        with Sandbox(time_scale=time_scale, seed=seed, token=token, history_limit=history_limit) as sandbox:
+        with Sandbox(
+            time_scale=time_scale,
+            seed=seed,
+            token=token,
+            history_limit=history_limit,
+            ecr_account=ecr_account,
+            ecr_region=ecr_region,
+        ) as sandbox:
             yield sandbox
             errors = sandbox.internal_errors()
             if errors:
