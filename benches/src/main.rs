@@ -10,6 +10,7 @@
 mod cluster;
 mod cmp;
 mod machine;
+mod probe;
 mod procs;
 mod report;
 mod stats;

@@ -83,11 +83,6 @@ impl Summary {
         let unit = TimeUnit::for_seconds(self.median);
         format!("{} {} ({}–{})", unit.format(self.median), unit.name(), unit.format(self.p25), unit.format(self.p75))
     }
-
-    /// `median (p25–p75)` of plain numbers with a unit name.
-    pub fn value(&self, unit: &str) -> String {
-        format!("{} {unit} ({}–{})", sig3(self.median), sig3(self.p25), sig3(self.p75))
-    }
 }
 
 /// The unit a duration reads best in.
@@ -156,6 +151,19 @@ pub fn sig3(v: f64) -> String {
     }
 }
 
+/// The exponent `k` of the power law `y = c·xᵏ` that fits the points best (least squares on their
+/// logarithms): 1 for linear growth, about 1.1 for n·log n over a few decades. `None` with fewer than
+/// two distinct positive `x`.
+pub fn growth_exponent(points: &[(f64, f64)]) -> Option<f64> {
+    let logs: Vec<(f64, f64)> =
+        points.iter().filter(|(x, y)| *x > 0.0 && *y > 0.0).map(|(x, y)| (x.ln(), y.ln())).collect();
+    let n = logs.len() as f64;
+    let (mx, my) = (logs.iter().map(|p| p.0).sum::<f64>() / n, logs.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxx: f64 = logs.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = logs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
 /// The ratio of two medians, `a / b`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Ratio(pub f64);
@@ -221,6 +229,15 @@ mod tests {
         for (v, text) in cases {
             assert_eq!(sig3(v), text, "{v}");
         }
+    }
+
+    #[test]
+    fn the_growth_exponent_of_a_power_law_is_its_power() {
+        let linear: Vec<(f64, f64)> = [1e3, 1e4, 1e5, 1e6].iter().map(|&n| (n, 3.0 * n)).collect();
+        assert!((growth_exponent(&linear).unwrap() - 1.0).abs() < 1e-9);
+        let quadratic: Vec<(f64, f64)> = [10.0, 100.0].iter().map(|&n| (n, n * n)).collect();
+        assert!((growth_exponent(&quadratic).unwrap() - 2.0).abs() < 1e-9);
+        assert_eq!(growth_exponent(&[(5.0, 1.0)]), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::{Ctx, TARGETS, TITLES};
 use crate::cluster::{CONTAINER, Cluster};
+use crate::probe::WatchProbe;
 use crate::procs::{self, Cmd};
 use crate::report::{Section, Table, Verdict};
 use crate::stats::{Samples, time};
@@ -28,6 +29,10 @@ const TIME_SCALE: f64 = 0.1;
 struct Contender {
     label: String,
     reaction: Samples,
+    /// From completion to a bare watch client seeing it (the sandbox's share of the reaction).
+    delivery: Samples,
+    /// From the bare watch client seeing it to the tool's exit (the tool's share).
+    own: Samples,
     wall: Samples,
     rollout: Samples,
     requests: Samples,
@@ -56,6 +61,7 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
     let names = [NAME.to_string()];
     cluster.create_deployments(&ctx.rt, "default", &names, &cluster.ecr_image(REPOSITORY, &tags[0]), 2)?;
     cluster.wait_complete("default", &names, Duration::from_secs(60))?;
+    let probe = WatchProbe::start(cluster.sandbox.addr(), "default", NAME)?;
 
     let deploy_cmd = |image: &str| ctx.rollout(&["deploy", NAME, "--image", image, "--timeout", "120s"]);
     let set_cmd = |image: &str| {
@@ -69,6 +75,8 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
         .map(|label| Contender {
             label,
             reaction: Samples::new(),
+            delivery: Samples::new(),
+            own: Samples::new(),
             wall: Samples::new(),
             rollout: Samples::new(),
             requests: Samples::new(),
@@ -100,6 +108,10 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
             k.late += 1;
         } else {
             k.reaction.push(waiter.ended.saturating_duration_since(completed));
+            if let Some(seen) = probe.completed(generation + 1, deadline) {
+                k.delivery.push(seen.saturating_duration_since(completed));
+                k.own.push(waiter.ended.saturating_duration_since(seen));
+            }
         }
         k.wall.push(waiter.ended - started);
         k.rollout.push(track.duration().unwrap_or_default());
@@ -112,6 +124,8 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
         "tool",
         "reaction: complete → exit, median (IQR)",
         "min",
+        "of which: sandbox → a bare watch client",
+        "of which: that client → the tool's exit",
         "whole command, median (IQR)",
         "the rollout itself (sandbox)",
         "requests per run",
@@ -123,9 +137,11 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
             k.label.clone(),
             cell(&k.reaction),
             k.reaction.summary().map_or("–".into(), |s| time(s.min)),
+            k.delivery.summary().map_or("–".into(), |s| time(s.median)),
+            k.own.summary().map_or("–".into(), |s| time(s.median)),
             cell(&k.wall),
             cell(&k.rollout),
-            k.requests.summary().map_or("–".into(), |s| s.value("")),
+            k.requests.summary().map_or("–".into(), |s| super::count(s.median)),
             format!("{} ({})", k.wall.len(), k.late),
         ]);
     }
@@ -148,6 +164,8 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
             .map(|k| json!({
                 "tool": k.label,
                 "reaction": k.reaction.summary(),
+            "delivery": k.delivery.summary(),
+            "own": k.own.summary(),
                 "wall": k.wall.summary(),
                 "rollout": k.rollout.summary(),
                 "late": k.late,
@@ -174,6 +192,10 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
         ],
         tables: vec![table],
         notes: vec![
+            "The reaction is split with a bare watch client (a thread of the benchmark reading the same Deployment's \
+             watch over plain HTTP): the first part is the sandbox's, from its store to a watcher's socket, the \
+             same for every tool; the second is the tool's own, from the event on the wire to its exit."
+                .into(),
             "rollout's reaction includes its last write: marking the new ReplicaSet healthy for later rollbacks to \
              the last known good release, one PATCH after the rollout is complete."
                 .into(),

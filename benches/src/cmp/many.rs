@@ -281,7 +281,7 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
             data.push(json!({
                 "deployments": size,
                 "tool": if c == 0 { "rollout" } else { "kubectl" },
-                "measured_deployments": if c == 0 { size } else { f.requests.as_ref().map_or(0, |_| if size == 500 { KUBECTL_SUBSET } else { size }) },
+                "measured_deployments": if c == 0 || size != 500 { size } else { KUBECTL_SUBSET },
                 "wall": f.wall.summary(),
                 "slowest_rollout": f.slowest.summary(),
                 "ratio": f.ratio.summary(),

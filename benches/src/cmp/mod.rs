@@ -18,7 +18,7 @@ use tokio::runtime::Runtime;
 use crate::cluster::Cluster;
 use crate::procs::{self, Cmd, Run};
 use crate::report::Table;
-use crate::stats::{Ratio, Samples, Summary, sig3};
+use crate::stats::{Ratio, Samples, Summary};
 
 /// The comparisons' titles, by number.
 pub const TITLES: [&str; 7] = [
@@ -123,7 +123,7 @@ impl Timed {
         for r in &self.requests {
             s.push_value(filter(r) as f64);
         }
-        s.summary().map_or("–".into(), |s| sig3(s.median))
+        s.summary().map_or("–".into(), |s| count(s.median))
     }
 
     /// The kinds of request in the last run, e.g. `get deployments 1, watch deployments 1`.
@@ -131,6 +131,11 @@ impl Timed {
         let Some(last) = self.requests.last() else { return "–".into() };
         last.by_kind.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// A count: whole numbers as they are, a median between two counts with one decimal.
+pub fn count(v: f64) -> String {
+    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
 /// Runs simple contenders (one command each, always the same) alternating, `warmup` untimed rounds

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
+use rollout_core::clients::KubeOptions;
 use rollout_core::lifecycle::{LifecyclePolicy, preview};
 use rollout_core::tag::{DeriveOptions, derive_tag};
+use rollout_core::wait::current_status;
+use rollout_core::workload::WorkloadRef;
 use serde_json::{Value, json};
 
 use super::lifecycle::synthetic_images;
@@ -68,13 +71,36 @@ impl Drop for Python {
 }
 
 /// One call's figures.
-struct Call {
+struct Call<'a> {
     name: &'static str,
     python: String,
     rust: String,
     batch: usize,
+    run_rust: Box<dyn FnMut() -> Result<()> + 'a>,
     py: Samples,
     rs: Samples,
+}
+
+/// One call's figures, once measured.
+struct Done {
+    name: &'static str,
+    python: String,
+    rust: String,
+    rs: Samples,
+    py: Samples,
+}
+
+impl Call<'_> {
+    /// Times a batch of the Rust call, each call on its own.
+    fn time_rust(&mut self) -> Result<Vec<Duration>> {
+        let mut out = Vec::with_capacity(self.batch);
+        for _ in 0..self.batch {
+            let t = Instant::now();
+            (self.run_rust)()?;
+            out.push(t.elapsed());
+        }
+        Ok(out)
+    }
 }
 
 /// Runs the comparison.
@@ -116,6 +142,13 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
     }))?;
     let python_has = |c: &str| setup["calls"].as_array().is_some_and(|a| a.iter().any(|v| v == c));
 
+    let (kube, _) = ctx.rt.block_on(rollout_core::clients::kube_client(&KubeOptions {
+        kubeconfig: Some(kubeconfig.clone().into()),
+        ..Default::default()
+    }))?;
+    let clusters = [(String::new(), kube)];
+    let web = [WorkloadRef::deployment("default", DEPLOYMENT)];
+
     let mut calls = vec![
         Call {
             name: "derive_tag",
@@ -124,6 +157,11 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
                 "rollout_core::derive_tag(&DeriveOptions::new(\"examples/seed\").template(\"{TEMPLATE}\".parse()?))"
             ),
             batch: 200,
+            run_rust: Box::new(|| {
+                let derived = derive_tag(&options)?;
+                anyhow::ensure!(derived.tag.as_str() == expected_tag, "derived {}", derived.tag);
+                Ok(())
+            }),
             py: Samples::new(),
             rs: Samples::new(),
         },
@@ -132,35 +170,42 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
             python: "policy.preview(images, now=now)   # the seed policy, 10 ImageRecords".into(),
             rust: "rollout_core::lifecycle::preview(&policy, &images, now)".into(),
             batch: 200,
+            run_rust: Box::new(|| {
+                std::hint::black_box(preview(&policy, &images, now));
+                Ok(())
+            }),
             py: Samples::new(),
             rs: Samples::new(),
         },
     ];
     let mut notes = Vec::new();
-    match (python_has("status"), rust_status(&cluster)) {
-        (true, Some(rust)) => calls.push(Call {
+    if python_has("status") {
+        calls.push(Call {
             name: "status",
-            python: format!("rollout.Client(kubeconfig=…).status(\"{DEPLOYMENT}\")"),
-            rust,
+            python: format!("rollout.Client(kubeconfig=…).status(\"{DEPLOYMENT}\")   # one client, reused"),
+            rust: format!(
+                "rollout_core::wait::current_status(&[(\"\", client)], &[WorkloadRef::deployment(\"default\", \"{DEPLOYMENT}\")])   # one client, reused, on a multi-thread runtime"
+            ),
             batch: 50,
+            run_rust: Box::new(|| {
+                let found = ctx.rt.block_on(current_status(&clusters, &web))?;
+                anyhow::ensure!(found[0].status.is_complete(), "{:?}", found[0].status);
+                Ok(())
+            }),
             py: Samples::new(),
             rs: Samples::new(),
-        }),
-        (has, _) => notes.push(format!(
+        });
+    } else {
+        notes.push(format!(
             "`Client.status` not measured: {}",
-            if has {
-                "the Rust call it maps to is not wired into the benchmark yet".to_string()
-            } else {
-                setup["missing"]["status"].as_str().unwrap_or("not available").to_string()
-            }
-        )),
+            setup["missing"]["status"].as_str().unwrap_or("not available")
+        ));
     }
 
     let rounds = ctx.rounds(6);
     for round in 0..=rounds {
         for call in calls.iter_mut() {
-            let rust =
-                time_rust(call.name, call.batch, &options, &expected_tag, &policy, &images, now, &cluster, &ctx.rt)?;
+            let rust = call.time_rust()?;
             let reply = py.ask(&json!({"op": "time", "call": call.name, "n": call.batch}))?;
             if round == 0 {
                 continue; // warm-up
@@ -174,6 +219,9 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
         }
     }
     drop(py);
+    let calls: Vec<Done> =
+        calls.into_iter().map(|c| Done { name: c.name, python: c.python, rust: c.rust, rs: c.rs, py: c.py }).collect();
+    drop(clusters);
     cluster.shutdown(&ctx.rt);
 
     let mut table = Table::new(&[
@@ -274,40 +322,4 @@ pub fn run(ctx: &Ctx) -> Result<Section> {
         data: json!({"calls": data, "import_seconds": import_time}),
         seconds: 0.0,
     })
-}
-
-/// How a status call is made in Rust, or `None` while the library has no one-shot status call.
-fn rust_status(_cluster: &Cluster) -> Option<String> {
-    None
-}
-
-#[allow(clippy::too_many_arguments)]
-fn time_rust(
-    call: &str,
-    batch: usize,
-    options: &DeriveOptions,
-    expected_tag: &str,
-    policy: &LifecyclePolicy,
-    images: &[rollout_core::registry::ImageRecord],
-    now: Timestamp,
-    _cluster: &Cluster,
-    _rt: &tokio::runtime::Runtime,
-) -> Result<Vec<Duration>> {
-    let mut out = Vec::with_capacity(batch);
-    for _ in 0..batch {
-        let t = Instant::now();
-        match call {
-            "derive_tag" => {
-                let derived = derive_tag(options)?;
-                std::hint::black_box(&derived);
-                debug_assert_eq!(derived.tag.as_str(), expected_tag);
-            }
-            "preview" => {
-                std::hint::black_box(preview(policy, images, now));
-            }
-            other => bail!("no Rust call for {other}"),
-        }
-        out.push(t.elapsed());
-    }
-    Ok(out)
 }
