@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyString};
 use rollout_core::registry::{
     ImageRecord, PreviousQuery, PreviousStrategy, StorageClass, previous_tag as core_previous_tag,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::convert::{from_value, opt_timestamp, repr, timestamp, to_value};
 use crate::error::{IntoPyResult, invalid_argument};
@@ -122,34 +122,6 @@ impl PyImageRecord {
     }
 }
 
-/// Keys of ECR's `DescribeImages` image details and the core's names for them.
-const ECR_FIELDS: &[(&str, &str)] = &[
-    ("imageDigest", "digest"),
-    ("imageTags", "tags"),
-    ("imagePushedAt", "pushed_at"),
-    ("imageSizeInBytes", "size_bytes"),
-    ("lastRecordedPullTime", "last_pulled_at"),
-    ("imageManifestMediaType", "media_type"),
-    ("lastArchivedAt", "archived_at"),
-];
-
-/// ECR's image details (`imageDigest`, …) in the core's JSON form. Fields rollout does not decide on
-/// (`registryId`, `repositoryName`, scan findings, …) are dropped; `imageStatus` gives the storage
-/// class (`ARCHIVED` and `ACTIVATING`, which cannot be pulled yet, are archived).
-fn from_ecr_form(map: Map<String, Value>) -> Value {
-    let mut out = Map::new();
-    for (ecr, core) in ECR_FIELDS {
-        if let Some(v) = map.get(*ecr).filter(|v| !v.is_null()) {
-            out.insert((*core).to_owned(), v.clone());
-        }
-    }
-    if let Some(status) = map.get("imageStatus").and_then(Value::as_str) {
-        let class = if status.eq_ignore_ascii_case("active") { "standard" } else { "archive" };
-        out.insert("storage_class".to_owned(), Value::String(class.to_owned()));
-    }
-    Value::Object(out)
-}
-
 /// One image argument: an `ImageRecord`, or a dict in either form. `field` names it in errors.
 pub fn image_record(field: &str, item: &Bound<'_, PyAny>) -> PyResult<ImageRecord> {
     if let Ok(record) = item.cast::<PyImageRecord>() {
@@ -162,7 +134,11 @@ pub fn image_record(field: &str, item: &Bound<'_, PyAny>) -> PyResult<ImageRecor
         )));
     }
     let value = match to_value(field, item)? {
-        Value::Object(map) if map.contains_key("imageDigest") => from_ecr_form(map),
+        // ECR's own form (boto3, the aws CLI): the core reads it.
+        ecr @ Value::Object(_) if ecr.get("imageDigest").is_some() => {
+            return ImageRecord::from_ecr_json(&ecr)
+                .map_err(|e| invalid_argument(item.py(), field, repr(item), e.to_string()));
+        }
         Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         other => other,
     };

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecr::types::{DescribeImagesFilter, ImageDetail, ImageIdentifier, ImageStatus, ImageStatusFilter};
+use aws_sdk_ecr::types::{DescribeImagesFilter, ImageDetail, ImageIdentifier, ImageStatusFilter};
 use futures::stream::{self, StreamExt};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -609,11 +609,7 @@ fn image_record(detail: &ImageDetail) -> Option<ImageRecord> {
     record.last_pulled_at = detail.last_recorded_pull_time().and_then(timestamp);
     record.media_type = detail.image_manifest_media_type().map(str::to_owned);
     record.archived_at = detail.last_archived_at().and_then(timestamp);
-    record.storage_class = detail.image_status().map(|status| match status {
-        // An image being restored cannot be pulled yet: it still counts as archived.
-        ImageStatus::Archived | ImageStatus::Activating => StorageClass::Archive,
-        _ => StorageClass::Standard,
-    });
+    record.storage_class = detail.image_status().map(|status| StorageClass::from_image_status(status.as_str()));
     Some(record)
 }
 
@@ -754,7 +750,7 @@ mod tests {
             .image_tags("latest")
             .image_pushed_at(DateTime::from_millis(1_714_557_600_123))
             .image_size_in_bytes(1234)
-            .image_status(ImageStatus::Archived)
+            .image_status(aws_sdk_ecr::types::ImageStatus::Archived)
             .last_archived_at(DateTime::from_secs(1_714_600_000))
             .image_manifest_media_type("application/vnd.oci.image.manifest.v1+json")
             .build();

@@ -45,6 +45,19 @@ impl StorageClass {
     }
 }
 
+impl StorageClass {
+    /// The storage class of an image whose ECR `imageStatus` is `status` (`ACTIVE`, `ARCHIVED`,
+    /// `ACTIVATING`, any case): an image being restored cannot be pulled yet, so it still counts as
+    /// archived.
+    pub fn from_image_status(status: &str) -> StorageClass {
+        if status.eq_ignore_ascii_case("archived") || status.eq_ignore_ascii_case("activating") {
+            StorageClass::Archive
+        } else {
+            StorageClass::Standard
+        }
+    }
+}
+
 impl std::fmt::Display for StorageClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -102,6 +115,52 @@ impl ImageRecord {
         }
     }
 
+    /// An image as ECR's `DescribeImages` JSON describes it (`imageDigest`, `imageTags`,
+    /// `imagePushedAt`, `imageSizeInBytes`, `lastRecordedPullTime`, `imageManifestMediaType`,
+    /// `imageStatus`, `lastArchivedAt`): what the aws CLI prints with `--output json` and, with times
+    /// turned into RFC 3339 text, what boto3's `describe_images()["imageDetails"]` holds. Times may be
+    /// RFC 3339 text or epoch seconds; other fields are ignored.
+    pub fn from_ecr_json(detail: &serde_json::Value) -> crate::Result<ImageRecord> {
+        use serde_json::Value;
+        let bad = |reason: String| crate::Error::InvalidInput {
+            field: "image details".into(),
+            value: detail.to_string().chars().take(120).collect(),
+            reason,
+        };
+        let time = |key: &str| -> crate::Result<Option<Timestamp>> {
+            match detail.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => {
+                    s.parse().map(Some).map_err(|e| bad(format!("{key} {s:?} is not an RFC 3339 time: {e}")))
+                }
+                Some(Value::Number(n)) => n
+                    .as_f64()
+                    .and_then(|secs| Timestamp::from_microsecond((secs * 1e6).round() as i64).ok())
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("{key} {n} is not a time in epoch seconds"))),
+                Some(other) => Err(bad(format!("{key} must be a time, not {other}"))),
+            }
+        };
+        let digest =
+            detail.get("imageDigest").and_then(Value::as_str).ok_or_else(|| bad("imageDigest is missing".into()))?;
+        let tags: Vec<String> = match detail.get("imageTags") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|t| t.as_str().map(str::to_owned).ok_or_else(|| bad(format!("imageTags holds {t}, not a tag"))))
+                .collect::<crate::Result<_>>()?,
+            Some(other) => return Err(bad(format!("imageTags must be a list, not {other}"))),
+        };
+        let pushed_at = time("imagePushedAt")?.ok_or_else(|| bad("imagePushedAt is missing".into()))?;
+        let mut record = ImageRecord::new(digest, tags, pushed_at);
+        record.size_bytes = detail.get("imageSizeInBytes").and_then(Value::as_u64);
+        record.last_pulled_at = time("lastRecordedPullTime")?;
+        record.media_type = detail.get("imageManifestMediaType").and_then(Value::as_str).map(str::to_owned);
+        record.storage_class = detail.get("imageStatus").and_then(Value::as_str).map(StorageClass::from_image_status);
+        record.archived_at = time("lastArchivedAt")?;
+        Ok(record)
+    }
+
     /// The storage class, defaulting to standard when the registry did not report one.
     pub fn storage_class(&self) -> StorageClass {
         self.storage_class.unwrap_or(StorageClass::Standard)
@@ -142,5 +201,39 @@ mod tests {
             serde_json::from_str(r#"{"digest":"sha256:bb","pushed_at":"2024-05-01T10:00:00Z"}"#).unwrap();
         assert!(image.is_untagged());
         assert_eq!(image.storage_class(), StorageClass::Standard);
+    }
+
+    #[test]
+    fn ecr_image_details_read_from_cli_and_boto3_json() {
+        // The aws CLI prints epoch seconds; boto3's datetimes arrive as RFC 3339 text.
+        let cli = serde_json::json!({
+            "registryId": "123456789012", "repositoryName": "app",
+            "imageDigest": "sha256:aa", "imageTags": ["v1", "latest"],
+            "imagePushedAt": 1714557600.25, "imageSizeInBytes": 1234,
+            "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json", "imageStatus": "ACTIVE"
+        });
+        let r = ImageRecord::from_ecr_json(&cli).unwrap();
+        assert_eq!((r.digest.as_str(), r.tags.len(), r.size_bytes), ("sha256:aa", 2, Some(1234)));
+        assert_eq!(r.pushed_at.to_string(), "2024-05-01T10:00:00.25Z");
+        assert_eq!(r.storage_class(), StorageClass::Standard);
+        let boto = serde_json::json!({"imageDigest": "sha256:bb", "imagePushedAt": "2024-05-01T10:00:00+00:00",
+            "imageStatus": "ACTIVATING", "lastRecordedPullTime": "2024-05-02T00:00:00Z"});
+        let r = ImageRecord::from_ecr_json(&boto).unwrap();
+        assert!(r.is_untagged());
+        assert_eq!(r.storage_class(), StorageClass::Archive, "an image being restored cannot be pulled yet");
+        assert!(r.last_pulled_at.is_some());
+    }
+
+    #[test]
+    fn malformed_ecr_image_details_name_the_field() {
+        for (detail, needle) in [
+            (serde_json::json!({"imagePushedAt": 1}), "imageDigest is missing"),
+            (serde_json::json!({"imageDigest": "sha256:aa"}), "imagePushedAt is missing"),
+            (serde_json::json!({"imageDigest": "sha256:aa", "imagePushedAt": "yesterday"}), "not an RFC 3339 time"),
+            (serde_json::json!({"imageDigest": "sha256:aa", "imagePushedAt": 1, "imageTags": [1]}), "not a tag"),
+        ] {
+            let e = ImageRecord::from_ecr_json(&detail).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
     }
 }
