@@ -43,6 +43,36 @@ pub enum Work {
     Namespace(String),
 }
 
+/// The pending work, without duplicates. ReplicaSet and garbage-collection work runs before
+/// Deployment work: a Deployment sync then always sees its ReplicaSets' pods as the ReplicaSet
+/// controller has left them (an old ReplicaSet scaled down has had its pods deleted), so the new
+/// ReplicaSet is never grown while old pods that are about to go still run. In a real cluster the two
+/// controllers race, and that window exists; the sandbox closes it so the surge limit holds on every
+/// change, deterministically.
+#[derive(Debug, Default)]
+struct WorkQueue {
+    first: VecDeque<Work>,
+    deployments: VecDeque<Work>,
+    queued: HashSet<Work>,
+}
+
+impl WorkQueue {
+    fn push(&mut self, w: Work) {
+        if self.queued.insert(w.clone()) {
+            match w {
+                Work::Deployment(..) => self.deployments.push_back(w),
+                _ => self.first.push_back(w),
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<Work> {
+        let w = self.first.pop_front().or_else(|| self.deployments.pop_front())?;
+        self.queued.remove(&w);
+        Some(w)
+    }
+}
+
 /// What a sync asks for beyond its writes: work to run again at a simulated time.
 pub type Requeue = Vec<(Timestamp, Work)>;
 
@@ -62,29 +92,23 @@ pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedRece
     let store = shared.store.clone();
     let recorder = Recorder::new(store.clone());
     let mut pauses = shared.faults.pauses();
-    let mut queue: VecDeque<Work> = VecDeque::new();
-    let mut queued: HashSet<Work> = HashSet::new();
+    let mut queue = WorkQueue::default();
     let mut timers: BinaryHeap<Reverse<(Timestamp, u64, Work)>> = BinaryHeap::new();
     let mut seq = 0u64;
-    let push = |w: Work, queue: &mut VecDeque<Work>, queued: &mut HashSet<Work>| {
-        if queued.insert(w.clone()) {
-            queue.push_back(w);
-        }
-    };
     // Like an informer's initial list: everything that already exists is synced once.
     for (kind, make) in
         [(Kind::Deployment, Work::Deployment as fn(String, String) -> Work), (Kind::ReplicaSet, Work::ReplicaSet)]
     {
         if let Ok(page) = store.list(kind, None, &|_| true, None, None) {
             for obj in page.items {
-                push(make(json::namespace(&obj).to_string(), json::name(&obj).to_string()), &mut queue, &mut queued);
+                queue.push(make(json::namespace(&obj).to_string(), json::name(&obj).to_string()));
             }
         }
     }
     loop {
         while let Ok(ev) = feed.try_recv() {
             for w in work_for(&store, &ev) {
-                push(w, &mut queue, &mut queued);
+                queue.push(w);
             }
         }
         if pauses.borrow().0 {
@@ -94,7 +118,7 @@ pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedRece
                 ev = feed.recv() => {
                     if let Some(ev) = ev {
                         for w in work_for(&store, &ev) {
-                            push(w, &mut queue, &mut queued);
+                            queue.push(w);
                         }
                     }
                     continue;
@@ -104,10 +128,9 @@ pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedRece
         let now = store.clock().now();
         while timers.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
             let Reverse((_, _, w)) = timers.pop().expect("peeked");
-            push(w, &mut queue, &mut queued);
+            queue.push(w);
         }
-        if let Some(w) = queue.pop_front() {
-            queued.remove(&w);
+        if let Some(w) = queue.pop() {
             let ctx = Ctx { store: &store, events: &recorder, now: store.clock().now() };
             let requeue = match &w {
                 Work::Deployment(ns, name) => deployment::sync(&ctx, ns, name),
@@ -129,7 +152,7 @@ pub async fn run(shared: Arc<Shared>, mut feed: tokio::sync::mpsc::UnboundedRece
             _ = pauses.changed() => {}
             ev = feed.recv() => match ev {
                 Some(ev) => for w in work_for(&store, &ev) {
-                    push(w, &mut queue, &mut queued);
+                    queue.push(w);
                 },
                 None => return,
             },

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use rollout_sandbox::store::{EventType, Subresource};
+use rollout_sandbox::store::{EventType, Subresource, WatchStart};
 use rollout_sandbox::{Kind, Sandbox, json};
 use serde_json::{Value, json};
 
@@ -87,12 +87,17 @@ async fn rolling_updates_respect_surge_and_unavailability_on_every_change() {
         wait_for(&sb, Duration::from_secs(60), || complete(&store, &c.name)).await;
     }
 
-    // From here on, every change is checked.
-    let mut feed = store.observe();
+    // From here on, every change is checked. The subscription and the starting set of pods are
+    // taken together, so no change falls between them.
+    let sub = store.watch(Kind::Pod, Some("default"), WatchStart::Current).unwrap();
+    let mut feed = sub.live;
     let by_name: HashMap<&str, &Case> = cases.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut counts: HashMap<String, Counts> = HashMap::new();
-    let pods = store.list(Kind::Pod, Some("default"), &|_| true, None, None).unwrap();
-    for p in &pods.items {
+    for ev in &sub.initial {
+        let p = &ev.object;
+        if json::is_deleting(p) {
+            continue;
+        }
         let app = json::labels(p).get("app").cloned().unwrap_or_default();
         counts.entry(app).or_default().pods.insert(json::name(p).to_string(), is_ready(p));
     }
@@ -112,7 +117,7 @@ async fn rolling_updates_respect_surge_and_unavailability_on_every_change() {
             break;
         }
         let ev = tokio::select! {
-            ev = feed.recv() => ev.expect("the store outlives the test"),
+            ev = feed.recv() => ev.expect("the subscription keeps up with the store"),
             _ = tokio::time::sleep_until(deadline) => panic!("the rollouts did not complete within 120 s"),
         };
         if ev.kind != Kind::Pod {
