@@ -259,7 +259,7 @@ async fn refusals_before_any_change_exit_2_and_name_what_is_wrong() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ecr_image_that_was_never_pushed_is_caught_by_the_preflight() {
+async fn a_never_pushed_ecr_image_is_refused_and_an_unreachable_ecr_is_an_api_error() {
     let sb = sandbox(19).await;
     sb.ecr().ensure_repository("web").unwrap();
     sb.ecr().push_image("web", &["1.0.0"], Default::default()).unwrap();
@@ -274,6 +274,14 @@ async fn an_ecr_image_that_was_never_pushed_is_caught_by_the_preflight() {
         "{}",
         out.stderr
     );
+    // Without credentials ECR cannot be asked: that is a credential error (exit 4), not a verdict on
+    // the image, and it changes nothing either.
+    let no_credentials = Rollout::for_sandbox(&sb).env("AWS_ACCESS_KEY_ID", "").env("AWS_SECRET_ACCESS_KEY", "");
+    let out = no_credentials.run(&["deploy", "web", "--image", ":1.0.1"]).await;
+    out.code(4);
+    assert!(out.stderr.contains("no usable aws credentials: set AWS_ACCESS_KEY_ID"), "{}", out.stderr);
+    let history = r.run(&["history", "web", "-o", "json"]).await.json();
+    assert_eq!(history["revisions"].as_array().map(Vec::len), Some(1), "nothing was written");
     sb.ecr().push_image("web", &["1.0.1"], Default::default()).unwrap();
     let v = r.run(&["deploy", "web", "--image", ":1.0.1", "-o", "json"]).await.json();
     let check = v["reports"][0]["preflight"].as_array().unwrap().iter().find(|c| c["check"] == "image-exists").cloned();

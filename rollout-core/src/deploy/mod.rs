@@ -66,7 +66,8 @@ impl ImageLookup for crate::registry::Registry {
 /// at all. The region is `options.region` when given, else the region in the image's registry host
 /// (`<account>.dkr.ecr.<region>.amazonaws.com`); credentials and the endpoint come from the options
 /// and the usual chains ([`crate::clients::ecr_client`]). A client that cannot be built makes each
-/// lookup fail, which fails the check with the reason (switch the check off to deploy anyway).
+/// lookup fail, which fails the check and ends the deploy, before any change, in that error (switch
+/// the check off to deploy anyway).
 pub struct RegistryLookup {
     options: crate::clients::AwsOptions,
     registry: tokio::sync::OnceCell<crate::registry::Registry>,
@@ -202,8 +203,9 @@ impl fmt::Debug for DeployOptions {
 /// Sets images on one workload, waits for the rollout, and rolls a failure back if asked.
 ///
 /// Returns the report of a success (or of an unchanged workload). Errors: [`Error::WorkloadNotFound`],
-/// [`Error::ContainerNotFound`], [`Error::PreflightFailed`] before anything changed;
-/// [`Error::RolloutFailed`] / [`Error::RolloutTimedOut`] with the report (and its rollback) after.
+/// [`Error::ContainerNotFound`], [`Error::PreflightFailed`] before anything changed (or, when the
+/// `image-exists` check could not ask the registry, the registry's own error: credentials, network,
+/// missing repository); [`Error::RolloutFailed`] / [`Error::RolloutTimedOut`] with the report (and its rollback) after.
 ///
 /// ```no_run
 /// # async fn demo(client: kube::Client) -> rollout_core::Result<()> {
@@ -328,7 +330,7 @@ async fn run(
             exists: true,
             changes: &p.resolution.changes,
             unknown_containers: &p.resolution.unknown,
-            lookups: lookups.as_ref(),
+            lookups: lookups.as_ref().map(|l| &l.answers),
             skip,
         };
         report.preflight = run_checks(&input);
@@ -342,7 +344,7 @@ async fn run(
         );
     }
     if !failed.is_empty() {
-        return Err(Error::PreflightFailed { checks: failed });
+        return Err(Lookups::refusal(lookups.and_then(|l| l.error), failed));
     }
 
     if options.dry_run {
@@ -487,26 +489,48 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-async fn look_up(
-    lookup: &dyn ImageLookup,
-    wanted: BTreeSet<String>,
-    concurrency: usize,
-) -> BTreeMap<String, ImageExistence> {
-    stream::iter(wanted)
+/// What the registry said of each new ECR image, and the first error of a lookup that could not be made.
+pub(crate) struct Lookups {
+    pub(crate) answers: BTreeMap<String, ImageExistence>,
+    pub(crate) error: Option<Error>,
+}
+
+impl Lookups {
+    /// The error a failed preflight ends in: the registry's own error when it could not be asked (its
+    /// credentials, network or repository are what to fix, and its class is what the caller branches
+    /// on), [`Error::PreflightFailed`] otherwise.
+    pub(crate) fn refusal(error: Option<Error>, checks: Vec<FailedCheck>) -> Error {
+        error.unwrap_or(Error::PreflightFailed { checks })
+    }
+}
+
+async fn look_up(lookup: &dyn ImageLookup, wanted: BTreeSet<String>, concurrency: usize) -> Lookups {
+    // Keyed by image, so that the error kept is the same whichever lookup finishes first.
+    let results: BTreeMap<String, Result<bool>> = stream::iter(wanted)
         .map(|image| async move {
             let answer = match image.parse::<ImageRef>() {
-                Ok(r) => match lookup.image_exists(&r).await {
-                    Ok(true) => ImageExistence::Found,
-                    Ok(false) => ImageExistence::Missing,
-                    Err(e) => ImageExistence::LookupFailed(error_chain(&e)),
-                },
-                Err(e) => ImageExistence::LookupFailed(e.to_string()),
+                Ok(r) => lookup.image_exists(&r).await,
+                Err(e) => Err(e),
             };
             (image, answer)
         })
         .buffer_unordered(concurrency)
         .collect()
-        .await
+        .await;
+    let mut lookups = Lookups { answers: BTreeMap::new(), error: None };
+    for (image, answer) in results {
+        let existence = match answer {
+            Ok(true) => ImageExistence::Found,
+            Ok(false) => ImageExistence::Missing,
+            Err(e) => {
+                let existence = ImageExistence::LookupFailed(error_chain(&e));
+                lookups.error.get_or_insert(e);
+                existence
+            }
+        };
+        lookups.answers.insert(image, existence);
+    }
+    lookups
 }
 
 /// Reads a workload; `None` when it does not exist.

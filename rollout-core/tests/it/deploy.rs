@@ -200,6 +200,16 @@ async fn an_ecr_image_missing_from_the_registry_is_refused_before_any_change() {
         assert_eq!(checks[0].check.message, format!("{v2} does not exist in its ECR repository"));
         assert_eq!(cluster.get("web").await.metadata.generation, Some(1));
 
+        // A registry that refuses our credentials is not a verdict on the image: the deploy ends in
+        // the registry's own error, which names what to fix, and still changes nothing.
+        let mut refused = DeployOptions::new(cluster.timeout(30));
+        refused.image_lookup = Some(Arc::new(RefusedCredentials));
+        let err = deploy(&cluster.client, &request(&cluster, "web", &v2), &refused, &no_progress).await.unwrap_err();
+        assert!(matches!(&err, Error::Credentials { profile: Some(p), .. } if p == "ci"), "{err:?}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("the security token included in the request is expired"));
+        assert_eq!(cluster.get("web").await.metadata.generation, Some(1));
+
         cluster.ecr_image("ms-account-management", "latest-release-1.0.1", true);
         let report = deploy(&cluster.client, &request(&cluster, "web", &v2), &options, &no_progress).await.unwrap();
         let check = report.preflight.iter().find(|c| c.check == CheckName::ImageExists).unwrap();
@@ -327,6 +337,20 @@ async fn deployments_in_two_contexts_are_awaited_together() {
     .await;
     a.finish().await;
     b.finish().await;
+}
+
+/// A registry lookup whose credentials the registry refuses.
+struct RefusedCredentials;
+
+impl ImageLookup for RefusedCredentials {
+    fn image_exists<'a>(&'a self, _image: &'a ImageRef) -> BoxFuture<'a, rollout_core::Result<bool>> {
+        Box::pin(async {
+            Err(Error::Credentials {
+                profile: Some("ci".into()),
+                source: rollout_core::error::Cause::new("the security token included in the request is expired"),
+            })
+        })
+    }
 }
 
 /// A registry lookup that, like another writer racing us, changes the Deployment between our read and
