@@ -17,7 +17,17 @@ import pytest
 import rollout
 from rollout.testing import _block_for, _blocks_in_flight, _Latch
 
-CHILD = textwrap.dedent(
+# A suite started in the background (`cmd &` in a script) hands its children SIGINT ignored, and a
+# Python started that way installs no KeyboardInterrupt handler; a script run from a terminal has
+# one. The children take Python's own handler back, so the tests see what a terminal's Ctrl-C does.
+WITH_CTRL_C = textwrap.dedent(
+    """
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    """
+)
+
+CHILD = WITH_CTRL_C + textwrap.dedent(
     """
     import sys
     from rollout.testing import _block_for, _blocks_in_flight
@@ -53,7 +63,7 @@ def test_sigint_during_a_blocking_call_raises_keyboard_interrupt_and_drops_the_w
     print(f"KeyboardInterrupt {latency * 1000:.0f} ms after SIGINT")
 
 
-WAIT_CHILD = textwrap.dedent(
+WAIT_CHILD = WITH_CTRL_C + textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[1])
