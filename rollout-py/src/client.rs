@@ -32,7 +32,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use rollout_core::clients::{AwsOptions, KubeOptions, ecr_client_from_config, kube_client, load_aws_config, redact};
 use rollout_core::deploy::{ApplyOptions, CheckName, DeployOptions, DeployRequest, ImageChange, ImageLookup, NewImage};
 use rollout_core::history::RollbackTo;
@@ -246,6 +246,23 @@ fn target(field: &str, value: &Bound<'_, PyAny>) -> PyResult<Target> {
     Ok(Target { kind: parsed.kind, name: parsed.name, namespace: None })
 }
 
+/// One workload argument or a list (or tuple) of them; `true` with the list, which must not be empty.
+/// An element is named `field[i]` in errors.
+fn targets(field: &str, value: &Bound<'_, PyAny>) -> PyResult<(Vec<Target>, bool)> {
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        let targets = value
+            .try_iter()?
+            .enumerate()
+            .map(|(i, item)| target(&format!("{field}[{i}]"), &item?))
+            .collect::<PyResult<Vec<_>>>()?;
+        if targets.is_empty() {
+            return Err(invalid_argument(value.py(), field, "[]", "name at least one workload"));
+        }
+        return Ok((targets, true));
+    }
+    Ok((vec![target(field, value)?], false))
+}
+
 /// An image argument: a reference text or an `ImageRef`; `field` names it in errors.
 fn image_ref(field: &str, value: &Bound<'_, PyAny>) -> PyResult<ImageRef> {
     let py = value.py();
@@ -428,12 +445,11 @@ fn manifests(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<String> {
         let path: PathBuf = value.extract()?;
         return std::fs::read_to_string(&path).map_err(|source| to_pyerr(py, Error::ReadFile { path, source }));
     }
-    let objects: Vec<Bound<'_, PyAny>> =
-        if value.is_instance_of::<PyList>() || value.is_instance_of::<pyo3::types::PyTuple>() {
-            value.try_iter()?.collect::<PyResult<_>>()?
-        } else {
-            vec![value.clone()]
-        };
+    let objects: Vec<Bound<'_, PyAny>> = if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        value.try_iter()?.collect::<PyResult<_>>()?
+    } else {
+        vec![value.clone()]
+    };
     let mut documents = Vec::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {
         let json = kubernetes_value(to_value(&format!("manifests[{i}]"), object)?);
@@ -571,7 +587,8 @@ impl PyClient {
     /// Set a workload's image(s), wait for the rollout, and return its `RolloutReport`.
     ///
     /// `deployment` is a name (a Deployment), kubectl's `KIND/NAME` (`statefulset/db`), or a
-    /// `WorkloadRef`. Give `image` for its only container, or `containers={"app": image, ...}` (`"*"`
+    /// `WorkloadRef`; a list of them rolls the same change out to each at once, after every one passed
+    /// its checks, and returns a `CombinedReport` (watched together, one watch per kind). Give `image` for its only container, or `containers={"app": image, ...}` (`"*"`
     /// for every container); an image is a reference (or `ImageRef`), or `":TAG"` for a new tag of the
     /// image the container runs now. Every preflight check runs first (`skip_preflight` switches some off
     /// by name: workload, container, image-exists, readiness-probe, strategy, paused, floating-tag); one
@@ -581,27 +598,29 @@ impl PyClient {
     /// With `wait=False` the call returns once the change is written (outcome `started`); with
     /// `dry_run=True` nothing is written and the report holds the `patch` that would be sent (outcome
     /// `dry_run`). `on_progress` is called with each `ProgressEvent`, on this thread, as it happens.
+    /// With several workloads, a failure raises with the worst workload's `.report` and the
+    /// `CombinedReport` as `.result`.
     #[pyo3(
         signature = (deployment, image = None, *, containers = None, namespace = None, timeout = None, rollback_on_failure = false, skip_preflight = None, wait = true, dry_run = false, change_cause = None, on_progress = None),
         text_signature = "($self, deployment, image=None, *, containers=None, namespace=None, timeout=600, rollback_on_failure=False, skip_preflight=(), wait=True, dry_run=False, change_cause=None, on_progress=None)"
     )]
     #[allow(clippy::too_many_arguments)]
-    fn deploy(
+    fn deploy<'py>(
         &self,
-        py: Python<'_>,
-        deployment: &Bound<'_, PyAny>,
-        image: Option<&Bound<'_, PyAny>>,
-        containers: Option<&Bound<'_, PyAny>>,
+        py: Python<'py>,
+        deployment: &Bound<'py, PyAny>,
+        image: Option<&Bound<'py, PyAny>>,
+        containers: Option<&Bound<'py, PyAny>>,
         namespace: Option<String>,
-        timeout: Option<&Bound<'_, PyAny>>,
+        timeout: Option<&Bound<'py, PyAny>>,
         rollback_on_failure: bool,
-        skip_preflight: Option<&Bound<'_, PyAny>>,
+        skip_preflight: Option<&Bound<'py, PyAny>>,
         wait: bool,
         dry_run: bool,
         change_cause: Option<String>,
         on_progress: Option<Py<PyAny>>,
-    ) -> PyResult<Py<report::RolloutReport>> {
-        let target = target("deployment", deployment)?;
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (targets, several) = targets("deployment", deployment)?;
         let changes = image_changes(py, image, containers, true)?;
         let container_field = if containers.is_some_and(|c| !c.is_none()) { "containers" } else { "image" };
         let timeout = timeout_or_default(timeout)?;
@@ -615,17 +634,37 @@ impl PyClient {
         let connections = self.connections();
         let callback = Callback::new(on_progress);
         let progress = |event: &ProgressEvent| callback.deliver(event);
-        let report = call(py, &callback, || async {
+        let request = |target: Target, namespace: &str| {
+            let request = changes
+                .iter()
+                .cloned()
+                .fold(DeployRequest::new(target.resolve(namespace), Vec::new()), DeployRequest::with_change);
+            DeployRequest { change_cause: change_cause.clone(), ..request }
+        };
+        if !several {
+            let target = targets.into_iter().next().expect("one target");
+            let report = call(py, &callback, || async {
+                let (client, default_namespace) = connections.kube().await?;
+                let request = request(target, namespace.as_deref().unwrap_or(default_namespace));
+                rollout_core::deploy::deploy(client, &request, &options, &progress)
+                    .await
+                    .map_err(|e| name_container_argument(e, container_field))
+            })?;
+            return Ok(report::new::<report::RolloutReport, _>(py, &report)?.into_bound(py).into_any());
+        }
+        let combined = call(py, &callback, || async {
             let (client, default_namespace) = connections.kube().await?;
-            let workload = target.resolve(namespace.as_deref().unwrap_or(default_namespace));
-            let mut request =
-                changes.into_iter().fold(DeployRequest::new(workload, Vec::new()), DeployRequest::with_change);
-            request.change_cause = change_cause;
-            rollout_core::deploy::deploy(client, &request, &options, &progress)
+            let ns = namespace.as_deref().unwrap_or(default_namespace);
+            let requests: Vec<DeployRequest> = targets.into_iter().map(|t| request(t, ns)).collect();
+            rollout_core::deploy::deploy_all(&[(String::new(), client.clone())], &requests, &options, &progress)
                 .await
                 .map_err(|e| name_container_argument(e, container_field))
         })?;
-        report::new::<report::RolloutReport, _>(py, &report)
+        let result = report::new::<report::CombinedReport, _>(py, &combined)?.into_bound(py).into_any();
+        match combined_failure(py, &combined, result.clone()) {
+            Some(error) => Err(error),
+            None => Ok(result),
+        }
     }
 
     /// Apply Kubernetes manifests (server-side apply, as `kubectl apply --server-side`), then wait for

@@ -88,7 +88,7 @@ def test_a_bad_image_is_refused_naming_the_argument(client: rollout.Client) -> N
     with pytest.raises(rollout.InvalidInputError, match=r'^invalid containers\["web"\] "bad image": '):
         client.deploy("web", containers={"web": "bad image"})
     with pytest.raises(TypeError, match="image must be an image reference"):
-        client.deploy("web", 42)  # type: ignore[arg-type]
+        client.deploy("web", 42)  # type: ignore[call-overload]
 
 
 def test_an_unknown_container_is_refused_naming_the_argument(client: rollout.Client) -> None:
@@ -118,7 +118,7 @@ def test_bad_workload_names_are_refused_naming_the_argument(client: rollout.Clie
     with pytest.raises(rollout.InvalidInputError, match='^invalid workloads\\[1\\] "sts/": '):
         client.wait("web", "sts/", timeout=1)
     with pytest.raises(TypeError, match="deployment must be a workload name"):
-        client.deploy(3, "registry.example/app:2")  # type: ignore[arg-type]
+        client.deploy(3, "registry.example/app:2")  # type: ignore[call-overload]
 
 
 def test_a_failed_preflight_check_changes_nothing_and_can_be_skipped(client: rollout.Client, kube: Kube) -> None:
@@ -127,7 +127,7 @@ def test_a_failed_preflight_check_changes_nothing_and_can_be_skipped(client: rol
         client.deploy("web", "registry.example/app:latest")
     live = kube.get("/apis/apps/v1/namespaces/default/deployments/web")
     assert live["metadata"]["generation"] == 1
-    report = client.deploy("web", "registry.example/app:latest", skip_preflight="floating_tag")
+    report = client.deploy("web", "registry.example/app:latest", skip_preflight="floating_tag")  # type: ignore[arg-type]
     assert [c.status for c in report.preflight if c.check == "floating-tag"] == ["skipped"]
     with pytest.raises(rollout.InvalidInputError, match='^invalid skip_preflight "colour": the checks are workload, '):
         client.deploy("web", "registry.example/app:3", skip_preflight=["colour"])  # type: ignore[list-item]
@@ -280,6 +280,39 @@ def test_an_exception_in_the_first_event_is_raised_and_no_other_event_is_deliver
     assert seen == ["preflight"]
 
 
+def test_deploy_of_a_list_rolls_each_workload_and_gives_a_combined_report(sandbox: Sandbox, client: rollout.Client, kube: Kube) -> None:
+    ready(client, "web", "registry.example/app:1")
+    ready(client, "api", "registry.example/api:1")
+    # A new tag keeps each container's own repository.
+    both = client.deploy(["web", "deployment/api"], ":2", timeout=60)
+    assert isinstance(both, rollout.CombinedReport) and both.is_success
+    assert [(r.target.name, r.outcome, r.images[0].new) for r in both.reports] == [
+        ("web", "succeeded", "registry.example/app:2"),
+        ("api", "succeeded", "registry.example/api:2"),
+    ]
+
+    # One workload failing its checks stops the change for all of them.
+    kube.create("/apis/apps/v1/namespaces/default/deployments", deployment("paused", "registry.example/app:1", 1))
+    kube.merge_patch("/apis/apps/v1/namespaces/default/deployments/paused", {"spec": {"paused": True}})
+    with pytest.raises(rollout.InvalidInputError, match="default/deployment/paused: paused: "):
+        client.deploy(("web", "paused"), ":3", timeout=60)
+    live = kube.get("/apis/apps/v1/namespaces/default/deployments/web")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/app:2"
+
+    # A failed rollout among them raises with its report, and the whole CombinedReport as `.result`.
+    sandbox.set_image_behaviour("registry.example/api:bad", crash_after=1)
+    with pytest.raises(rollout.RolloutFailedError) as caught:
+        client.deploy(["web", "api"], ":bad", timeout=60)
+    combined = caught.value.result
+    assert isinstance(combined, rollout.CombinedReport) and combined.outcome == "failed"
+    assert caught.value.report is not None and caught.value.report.target.name == "api"
+
+    with pytest.raises(rollout.InvalidInputError, match=r'^invalid deployment "\[\]": name at least one workload$'):
+        client.deploy([], ":4")
+    with pytest.raises(TypeError, match=r"deployment\[1\] must be a workload name"):
+        client.deploy(["web", 7], ":4")  # type: ignore[list-item]
+
+
 # --- the report is the core's JSON ------------------------------------------------------------------------
 
 
@@ -290,7 +323,8 @@ def test_the_report_is_what_rollout_deploy_prints_for_the_same_rollout(sandbox: 
     client.apply(unplaced(deployment("web", "registry.example/app:1")), namespace="other")
     ours = client.deploy("web", "registry.example/app:2")
     theirs = run_cli(cli, sandbox, "-n", "other", "deploy", "web", "--image", "registry.example/app:2")
-    # `rollout deploy` takes several workloads and prints a CombinedReport; the client's deploy is one.
+    # `rollout deploy` prints a CombinedReport even for one workload; the client's deploy of one gives its
+    # RolloutReport (and of a list, a CombinedReport).
     assert theirs["outcome"] == "succeeded" and len(theirs["reports"]) == 1
     assert list(ours.to_dict()) == list(theirs["reports"][0]), "same fields in the same order"
     assert normalised(ours.to_dict()) == normalised(theirs["reports"][0])

@@ -826,6 +826,7 @@ class Client:
     def profile(self) -> str | None: ...
     @property
     def ecr_endpoint(self) -> str | None: ...
+    @overload
     def deploy(
         self,
         deployment: _Workload,
@@ -841,6 +842,22 @@ class Client:
         change_cause: str | None = None,
         on_progress: _OnProgress | None = None,
     ) -> RolloutReport: ...
+    @overload
+    def deploy(
+        self,
+        deployment: list[_Workload] | tuple[_Workload, ...],
+        image: _Image_ | None = None,
+        *,
+        containers: Mapping[str, _Image_] | None = None,
+        namespace: str | None = None,
+        timeout: _Duration = 600,
+        rollback_on_failure: bool = False,
+        skip_preflight: _Check | Iterable[_Check] = (),
+        wait: bool = True,
+        dry_run: bool = False,
+        change_cause: str | None = None,
+        on_progress: _OnProgress | None = None,
+    ) -> CombinedReport: ...
     def apply(
         self,
         manifests: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mapping[str, Any]],
