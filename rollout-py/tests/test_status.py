@@ -274,7 +274,7 @@ def test_a_crashing_image_in_the_sandbox_is_diagnosed_as_failing(sandbox: Sandbo
 
 def test_the_official_kubernetes_client_objects_are_read_as_they_are(sandbox: Sandbox, kube: Kube) -> None:
     try:
-        from kubernetes import client, config
+        from kubernetes import client, config  # type: ignore[import-untyped]
     except ImportError:
         missing("the kubernetes package (pip install -r requirements-test.txt)")
     api = client.AppsV1Api(config.new_client_from_config(config_file=sandbox.kubeconfig))
