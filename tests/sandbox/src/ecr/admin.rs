@@ -146,7 +146,7 @@ pub(crate) async fn handle(
                 .non_empty("repository")
                 .ok_or_else(|| ApiError::bad_request("the query parameter \"repository\" is required"))?;
             let images = ecr.images(repo).map_err(api_error)?;
-            let details: Vec<Value> = images.iter().map(|i| i.detail(ecr.account(), repo)).collect();
+            let details: Vec<_> = images.iter().map(|i| i.detail(ecr.account(), repo)).collect();
             Ok(json_response(StatusCode::OK, &json!({"repository": repo, "images": details})))
         }
         (Method::POST, ["lifecycle", "run"]) => {

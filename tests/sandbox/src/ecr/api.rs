@@ -14,10 +14,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::error::EcrError;
-use super::model::{TagMutability, epoch, image_id};
+use super::model::{ImageDetail, TagMutability, epoch, image_id};
 use super::store::{Failure, ImageQuery, PutImage, StatusFilter, TagFilter};
 use super::{Ecr, policy::ActionType};
 use crate::Shared;
@@ -45,9 +46,12 @@ pub async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Bo
     let result = answer(shared, req).await;
     let (status, body) = match result {
         Ok(v) => (StatusCode::OK, v),
-        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
+        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), Answer::Json(e.body())),
     };
-    let bytes = serde_json::to_vec(&body).expect("a Value always serialises");
+    let bytes = match body {
+        Answer::Json(value) => serde_json::to_vec(&value).expect("a Value always serialises"),
+        Answer::Serialized(bytes) => bytes,
+    };
     let mut resp = Response::new(Full::new(Bytes::from(bytes)).boxed_unsync());
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
@@ -57,7 +61,7 @@ pub async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Bo
     resp
 }
 
-async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Value, EcrError> {
+async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Result<Answer, EcrError> {
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let op = target.strip_prefix(TARGET_PREFIX).unwrap_or("").to_string();
     check_auth(req.headers())?;
@@ -286,8 +290,27 @@ fn with_token(mut v: Value, token: Option<String>) -> Value {
     v
 }
 
+/// What an operation answers: a JSON value, or for DescribeImages, whose pages carry up to 1,000
+/// images, the JSON text written straight from the images.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A value, serialised on the way out.
+    Json(Value),
+    /// JSON text.
+    Serialized(Vec<u8>),
+}
+
+/// `DescribeImages`' answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeImagesAnswer<'a> {
+    image_details: Vec<ImageDetail<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
 /// Performs one operation on the registry.
-pub fn call(ecr: &Ecr, op: &str, input: &Input) -> Result<Value, EcrError> {
+pub fn call(ecr: &Ecr, op: &str, input: &Input) -> Result<Answer, EcrError> {
     let account = ecr.account().to_string();
     let region = ecr.region().to_string();
     let host = ecr.registry_host().to_string();
@@ -299,7 +322,7 @@ pub fn call(ecr: &Ecr, op: &str, input: &Input) -> Result<Value, EcrError> {
     }
     let mut reg = ecr.registry();
     let repo_name = || req_str(input, "repositoryName");
-    match op {
+    let value = match op {
         "CreateRepository" => {
             let (m, filters) = mutability(input)?;
             let repo = reg.create_repository(repo_name()?, m.unwrap_or(TagMutability::Mutable), filters, now)?;
@@ -381,8 +404,11 @@ pub fn call(ecr: &Ecr, op: &str, input: &Input) -> Result<Value, EcrError> {
             let max = page_size(input, 1000, 100)?;
             let (tags, status) = filter(input)?;
             let page = reg.describe_images(name, ids.as_deref(), tags, status, token, max)?;
-            let details: Vec<Value> = page.items.iter().map(|i| i.detail(&account, name)).collect();
-            Ok(with_token(json!({"imageDetails": details}), page.next_token))
+            let answer = DescribeImagesAnswer {
+                image_details: page.items.iter().map(|i| i.detail(&account, name)).collect(),
+                next_token: page.next_token,
+            };
+            return Ok(Answer::Serialized(serde_json::to_vec(&answer).expect("image details always serialise")));
         }
         "ListImages" => {
             let name = repo_name()?;
@@ -458,12 +484,8 @@ pub fn call(ecr: &Ecr, op: &str, input: &Input) -> Result<Value, EcrError> {
             });
             let expiring = preview.results.iter().filter(|r| r.action == ActionType::Expire).count();
             let transitioning = preview.results.iter().filter(|r| r.action == ActionType::Transition).count();
-            let page = super::store::paginate(
-                "GetLifecyclePolicyPreview",
-                results.map(|(i, r)| (format!("{i:08}"), r.to_json())),
-                token,
-                max,
-            )?;
+            let page =
+                super::store::paginate("GetLifecyclePolicyPreview", results.map(|(i, r)| (i as u64, r)), token, max)?;
             let mut summary = json!({"expiringImageTotalCount": expiring});
             if transitioning > 0 {
                 summary["transitioningImageTotalCounts"] =
@@ -475,14 +497,15 @@ pub fn call(ecr: &Ecr, op: &str, input: &Input) -> Result<Value, EcrError> {
                     "repositoryName": name,
                     "lifecyclePolicyText": preview.text,
                     "status": "COMPLETE",
-                    "previewResults": page.items,
+                    "previewResults": page.items.iter().map(|r| r.to_json()).collect::<Vec<Value>>(),
                     "summary": summary,
                 }),
                 page.next_token,
             ))
         }
         _ => Err(EcrError::unknown_operation(&format!("{TARGET_PREFIX}{op}"))),
-    }
+    };
+    value.map(Answer::Json)
 }
 
 #[cfg(test)]

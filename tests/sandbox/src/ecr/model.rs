@@ -5,6 +5,7 @@
 //! protocols write timestamps: epoch seconds as a number with a fractional part.
 
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::policy::{ActionType, Policy, StorageClass, wildcard_match};
@@ -19,7 +20,12 @@ pub fn millis(t: Timestamp) -> Timestamp {
 
 /// A timestamp as AWS JSON protocols write it: epoch seconds with milliseconds as the fraction.
 pub fn epoch(t: Timestamp) -> Value {
-    json!(t.as_millisecond() as f64 / 1000.0)
+    json!(epoch_seconds(t))
+}
+
+/// Seconds since the epoch with millisecond precision, as the awsJson1_1 protocol writes timestamps.
+pub fn epoch_seconds(t: Timestamp) -> f64 {
+    t.as_millisecond() as f64 / 1000.0
 }
 
 /// How a repository treats pushes of a tag that already points at another image.
@@ -104,30 +110,43 @@ impl Image {
     }
 
     /// The `ImageDetail` shape of DescribeImages.
-    pub fn detail(&self, registry: &str, repository: &str) -> Value {
-        let mut d = json!({
-            "registryId": registry,
-            "repositoryName": repository,
-            "imageDigest": self.digest,
-            "imageSizeInBytes": self.size_bytes,
-            "imagePushedAt": epoch(self.pushed_at),
-            "imageManifestMediaType": self.manifest_media_type,
-            "imageStatus": self.status(),
-        });
-        if !self.tags.is_empty() {
-            d["imageTags"] = json!(self.tags);
+    pub fn detail<'a>(&'a self, registry: &'a str, repository: &'a str) -> ImageDetail<'a> {
+        ImageDetail {
+            registry_id: registry,
+            repository_name: repository,
+            image_digest: &self.digest,
+            image_tags: &self.tags,
+            image_size_in_bytes: self.size_bytes,
+            image_pushed_at: epoch_seconds(self.pushed_at),
+            image_manifest_media_type: &self.manifest_media_type,
+            artifact_media_type: self.artifact_media_type.as_deref(),
+            image_status: self.status(),
+            last_recorded_pull_time: self.last_recorded_pull_time.map(epoch_seconds),
+            last_archived_at: self.archived_at.map(epoch_seconds),
         }
-        if let Some(a) = &self.artifact_media_type {
-            d["artifactMediaType"] = json!(a);
-        }
-        if let Some(p) = self.last_recorded_pull_time {
-            d["lastRecordedPullTime"] = epoch(p);
-        }
-        if let Some(a) = self.archived_at {
-            d["lastArchivedAt"] = epoch(a);
-        }
-        d
     }
+}
+
+/// An `ImageDetail`, borrowed from its image and serialised as it is: a DescribeImages page carries
+/// up to 1,000 of them, so they are written straight to the answer rather than built as JSON values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageDetail<'a> {
+    registry_id: &'a str,
+    repository_name: &'a str,
+    image_digest: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    image_tags: &'a [String],
+    image_size_in_bytes: u64,
+    image_pushed_at: f64,
+    image_manifest_media_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact_media_type: Option<&'a str>,
+    image_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_recorded_pull_time: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_archived_at: Option<f64>,
 }
 
 /// An `ImageIdentifier`.
@@ -268,6 +287,62 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_detail_has_the_fields_ecr_writes_and_leaves_out_the_empty_ones() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let mut image = Image {
+            seq: 1,
+            digest: "sha256:ab".into(),
+            tags: vec!["1.0.0".into()],
+            manifest: "{}".into(),
+            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            artifact_media_type: Some("application/vnd.oci.image.config.v1+json".into()),
+            size_bytes: 42,
+            pushed_at: at("2026-01-02T03:04:05.678Z"),
+            last_recorded_pull_time: Some(at("2026-01-03T00:00:00Z")),
+            archived_at: None,
+            children: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_value(image.detail("123456789012", "app")).unwrap(),
+            json!({
+                "registryId": "123456789012",
+                "repositoryName": "app",
+                "imageDigest": "sha256:ab",
+                "imageTags": ["1.0.0"],
+                "imageSizeInBytes": 42,
+                "imagePushedAt": 1_767_323_045.678,
+                "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactMediaType": "application/vnd.oci.image.config.v1+json",
+                "imageStatus": "ACTIVE",
+                "lastRecordedPullTime": 1_767_398_400.0,
+            })
+        );
+        image.tags.clear();
+        image.artifact_media_type = None;
+        image.last_recorded_pull_time = None;
+        image.archived_at = Some(at("2026-02-01T00:00:00Z"));
+        let detail = serde_json::to_value(image.detail("123456789012", "app")).unwrap();
+        let keys: Vec<&str> = detail.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "imageDigest",
+                "imageManifestMediaType",
+                "imagePushedAt",
+                "imageSizeInBytes",
+                "imageStatus",
+                "lastArchivedAt",
+                "registryId",
+                "repositoryName"
+            ]
+        );
+        assert_eq!(
+            (detail["imageStatus"].as_str(), detail["lastArchivedAt"].as_f64()),
+            (Some("ARCHIVED"), Some(1_769_904_000.0))
+        );
+    }
 
     fn repo(m: TagMutability, filters: &[&str]) -> Repository {
         Repository {

@@ -259,14 +259,64 @@ fn decode_token(op: &str, token: &str) -> Result<String, EcrError> {
     }
 }
 
+/// A key that pages are ordered by and that a page token carries.
+pub trait PageKey: Ord + Sized {
+    /// The key as the token writes it.
+    fn to_token(&self) -> String;
+    /// The key a token carries; `None` for text no page ever ended with.
+    fn from_token(text: &str) -> Option<Self>;
+}
+
+impl PageKey for String {
+    fn to_token(&self) -> String {
+        self.clone()
+    }
+
+    fn from_token(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+}
+
+/// A position in push order (an image's `seq`, a preview result's index).
+impl PageKey for u64 {
+    fn to_token(&self) -> String {
+        self.to_string()
+    }
+
+    fn from_token(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
+/// An image's `seq` and the index of one of its tags.
+impl PageKey for (u64, usize) {
+    fn to_token(&self) -> String {
+        format!("{}.{}", self.0, self.1)
+    }
+
+    fn from_token(text: &str) -> Option<Self> {
+        let (seq, n) = text.split_once('.')?;
+        Some((seq.parse().ok()?, n.parse().ok()?))
+    }
+}
+
 /// Pages over items sorted by their keys, with opaque tokens bound to the operation `op`.
-pub fn paginate<T>(
+///
+/// Items are taken lazily and keys compared as they are, so a page costs a key comparison per item
+/// before it and nothing more: the last page of a large repository is as cheap to serve as the first.
+pub fn paginate<K: PageKey, T>(
     op: &str,
-    items: impl IntoIterator<Item = (String, T)>,
+    items: impl IntoIterator<Item = (K, T)>,
     token: Option<&str>,
     max: usize,
 ) -> Result<Page<T>, EcrError> {
-    let after = token.map(|t| decode_token(op, t)).transpose()?;
+    let after = match token {
+        Some(t) => Some(
+            K::from_token(&decode_token(op, t)?)
+                .ok_or_else(|| EcrError::invalid_parameter("nextToken", "Invalid NextToken"))?,
+        ),
+        None => None,
+    };
     let mut iter = items.into_iter().filter(|(k, _)| after.as_ref().is_none_or(|a| k > a)).peekable();
     let mut out = Vec::new();
     let mut last = None;
@@ -280,14 +330,10 @@ pub fn paginate<T>(
         }
     }
     let next_token = match (iter.peek(), last) {
-        (Some(_), Some(k)) => Some(encode_token(op, &k)),
+        (Some(_), Some(k)) => Some(encode_token(op, &k.to_token())),
         _ => None,
     };
     Ok(Page { items: out, next_token })
-}
-
-fn seq_key(seq: u64) -> String {
-    format!("{seq:020}")
 }
 
 /// Everything the registry holds.
@@ -581,8 +627,7 @@ impl Registry {
             }
             return Ok(Page { items: out, next_token: None });
         }
-        let items =
-            repo.images.iter().filter(|i| tags.admits(&i.tags) && status.admits(i)).map(|i| (seq_key(i.seq), i));
+        let items = repo.images.iter().filter(|i| tags.admits(&i.tags) && status.admits(i)).map(|i| (i.seq, i));
         paginate("DescribeImages", items, token, max)
     }
 
@@ -595,16 +640,14 @@ impl Registry {
         max: usize,
     ) -> Result<Page<DigestAndTag>, EcrError> {
         let repo = self.repo(repo_name)?;
-        let mut entries = Vec::new();
-        for image in repo.images.iter().filter(|i| tags.admits(&i.tags)) {
-            if image.tags.is_empty() {
-                entries.push((format!("{}.0000", seq_key(image.seq)), (image.digest.clone(), None)));
-            }
-            for (n, t) in image.tags.iter().enumerate() {
-                entries.push((format!("{}.{n:04}", seq_key(image.seq)), (image.digest.clone(), Some(t.clone()))));
-            }
-        }
-        paginate("ListImages", entries, token, max)
+        let entries = repo.images.iter().filter(|i| tags.admits(&i.tags)).flat_map(|image| {
+            let untagged = image.tags.is_empty().then_some(((image.seq, 0), (&image.digest, None)));
+            let tagged = image.tags.iter().enumerate().map(|(n, t)| ((image.seq, n), (&image.digest, Some(t))));
+            untagged.into_iter().chain(tagged)
+        });
+        let page = paginate("ListImages", entries, token, max)?;
+        let items = page.items.into_iter().map(|(d, t)| (d.clone(), t.cloned())).collect();
+        Ok(Page { items, next_token: page.next_token })
     }
 
     /// `BatchDeleteImage`: a tag deletes that tag (and the image with its last tag), a digest the
@@ -962,6 +1005,34 @@ mod tests {
     }
 
     #[test]
+    fn list_pages_split_an_image_between_its_tags_and_go_on_from_there() {
+        let mut r = registry();
+        put(&mut r, 1, None).unwrap();
+        for tag in ["a", "b", "c"] {
+            put(&mut r, 2, Some(tag)).unwrap();
+        }
+        put(&mut r, 3, Some("d")).unwrap();
+        let mut seen = Vec::new();
+        let mut token = None;
+        loop {
+            let page = r.list_images("app", TagFilter::Any, token.as_deref(), 2).unwrap();
+            seen.extend(page.items.into_iter().map(|(_, t)| t));
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        let tags: Vec<Option<&str>> = seen.iter().map(Option::as_deref).collect();
+        assert_eq!(tags, [None, Some("a"), Some("b"), Some("c"), Some("d")]);
+        // A token of the right operation whose position is not one a page ends at.
+        let forged = encode_token("ListImages", "7");
+        assert_eq!(
+            r.list_images("app", TagFilter::Any, Some(&forged), 2).unwrap_err().code,
+            "InvalidParameterException"
+        );
+    }
+
+    #[test]
     fn batch_delete_reports_each_failure_and_deletes_images_with_their_last_tag() {
         let mut r = registry();
         let a = put(&mut r, 1, Some("a1")).unwrap();
@@ -1041,6 +1112,13 @@ mod tests {
         #[test]
         fn tokens_round_trip(key in "\\PC{0,40}") {
             proptest::prop_assert_eq!(decode_token("ListImages", &encode_token("ListImages", &key)).unwrap(), key);
+        }
+
+        #[test]
+        fn page_keys_round_trip_and_read_any_text_without_panicking(seq: u64, n: usize, text in "\\PC{0,30}") {
+            proptest::prop_assert_eq!(u64::from_token(&seq.to_token()), Some(seq));
+            proptest::prop_assert_eq!(<(u64, usize)>::from_token(&(seq, n).to_token()), Some((seq, n)));
+            let _ = (u64::from_token(&text), <(u64, usize)>::from_token(&text));
         }
 
         #[test]
