@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::patch::{ALL_CONTAINERS, ContainerChange, Resolution, SetImage, SetTag, default_change_cause};
 use super::preflight::{CheckName, CheckStatus, FailedCheck, PreflightInput, run_checks};
-use super::{DeployOptions, DeployRequest, Lookups, Planned, look_up, read_workload, roll_back_failures};
+use super::{DeployOptions, DeployRequest, Planned, look_up, read_workload, refusal, roll_back_failures};
 use crate::cluster::{api_error, is_not_found, retry};
 use crate::error::{Error, Result};
 use crate::image::ImageRef;
@@ -225,7 +225,8 @@ fn override_containers(
 /// them, after the preflight checks of every workload (a failure changes nothing).
 ///
 /// Errors: [`Error::InvalidManifest`], [`Error::PreflightFailed`] (or the registry's error when the
-/// `image-exists` check could not ask it) and API errors before or while applying. Rollout failures are outcomes in [`ApplyReport::rollouts`].
+/// `image-exists` check could not ask it) and API errors before or while applying. Rollout failures
+/// are outcomes in [`ApplyReport::rollouts`].
 ///
 /// With `deploy.dry_run`, every document is sent with server-side dry run (`dryRun=All`): the API
 /// server validates and defaults it and persists nothing; the workloads' reports say `dry_run` (or
@@ -330,7 +331,7 @@ pub async fn apply(
         reports.push(report);
     }
     if !failed.is_empty() {
-        return Err(Lookups::refusal(lookups.and_then(|l| l.error), failed));
+        return Err(refusal(lookups, failed));
     }
 
     // Record the change-cause where images change; keep the recorded one where they do not, so that

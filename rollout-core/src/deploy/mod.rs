@@ -205,7 +205,8 @@ impl fmt::Debug for DeployOptions {
 /// Returns the report of a success (or of an unchanged workload). Errors: [`Error::WorkloadNotFound`],
 /// [`Error::ContainerNotFound`], [`Error::PreflightFailed`] before anything changed (or, when the
 /// `image-exists` check could not ask the registry, the registry's own error: credentials, network,
-/// missing repository); [`Error::RolloutFailed`] / [`Error::RolloutTimedOut`] with the report (and its rollback) after.
+/// missing repository); [`Error::RolloutFailed`] / [`Error::RolloutTimedOut`] with the report (and its
+/// rollback) after.
 ///
 /// ```no_run
 /// # async fn demo(client: kube::Client) -> rollout_core::Result<()> {
@@ -344,7 +345,7 @@ async fn run(
         );
     }
     if !failed.is_empty() {
-        return Err(Lookups::refusal(lookups.and_then(|l| l.error), failed));
+        return Err(refusal(lookups, failed));
     }
 
     if options.dry_run {
@@ -495,13 +496,11 @@ pub(crate) struct Lookups {
     pub(crate) error: Option<Error>,
 }
 
-impl Lookups {
-    /// The error a failed preflight ends in: the registry's own error when it could not be asked (its
-    /// credentials, network or repository are what to fix, and its class is what the caller branches
-    /// on), [`Error::PreflightFailed`] otherwise.
-    pub(crate) fn refusal(error: Option<Error>, checks: Vec<FailedCheck>) -> Error {
-        error.unwrap_or(Error::PreflightFailed { checks })
-    }
+/// The error a failed preflight ends in: the registry's own error when it could not be asked (its
+/// credentials, network or repository are what to fix, and its class is what the caller branches on),
+/// [`Error::PreflightFailed`] otherwise.
+pub(crate) fn refusal(lookups: Option<Lookups>, checks: Vec<FailedCheck>) -> Error {
+    lookups.and_then(|l| l.error).unwrap_or(Error::PreflightFailed { checks })
 }
 
 async fn look_up(lookup: &dyn ImageLookup, wanted: BTreeSet<String>, concurrency: usize) -> Lookups {
