@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Api, PostParams};
 use rollout_core::Error;
 use rollout_core::deploy::{DeployOptions, DeployRequest, deploy, deploy_all};
 use rollout_core::report::Outcome;
-use rollout_core::wait::{WaitOptions, WaitTarget, no_progress, wait, wait_all};
+use rollout_core::wait::{ProgressEvent, WaitOptions, WaitTarget, no_progress, wait, wait_all};
 use rollout_core::workload::WorkloadRef;
 use rollout_sandbox::{ErrorRule, FaultConfig, ImageBehaviour, Kind};
 use serde_json::json;
@@ -213,6 +213,64 @@ async fn statefulsets_are_judged_by_kubectls_rules() {
         let target = WorkloadRef::new(rollout_core::status::WorkloadKind::StatefulSet, &cluster.namespace, "db");
         let report = wait(&cluster.client, &target, &WaitOptions::new(cluster.timeout(30)), &no_progress).await.unwrap();
         assert_eq!(report.message, "statefulset rolling update complete 2 pods at revision db-1...");
+    })
+    .await;
+    cluster.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemonset_is_waited_for_until_every_node_runs_an_available_new_pod() {
+    let cluster = TestCluster::start("wait_daemonset").await;
+    let Some(sandbox) =
+        cluster.sandbox_or_skip("the DaemonSet status scenario", "a DaemonSet whose status the test sets")
+    else {
+        return cluster.finish().await;
+    };
+    bounded(BOUND, async {
+        let api: Api<DaemonSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        let ds: DaemonSet = serde_json::from_value(json!({
+            "metadata": {"name": "agent"},
+            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "updateStrategy": {"type": "RollingUpdate"},
+                     "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [{"name": "agent", "image": "registry.example/agent:2"}]}}}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &ds).await.unwrap();
+        // No DaemonSet controller runs in the sandbox: the test writes the status of a rollout over two
+        // nodes, halfway, then done.
+        let set_status = |updated: i64, available: i64| {
+            sandbox
+                .store()
+                .modify(Kind::DaemonSet, &cluster.namespace, "agent", rollout_sandbox::store::Subresource::Status, false, |cur| {
+                    let mut n = cur.clone();
+                    n["status"] = json!({"observedGeneration": 1, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
+                                         "numberReady": available, "numberAvailable": available, "updatedNumberScheduled": updated});
+                    Ok(n)
+                })
+                .unwrap();
+        };
+        set_status(1, 1);
+        let halfway = tokio::sync::Notify::new();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let progress = |event: &ProgressEvent| {
+            if let ProgressEvent::Status { status, .. } = event {
+                seen.lock().unwrap().push(status.message());
+                halfway.notify_one();
+            }
+        };
+        let target = WorkloadRef::new(rollout_core::status::WorkloadKind::DaemonSet, &cluster.namespace, "agent");
+        let options = WaitOptions::new(cluster.timeout(30));
+        let finish = async {
+            halfway.notified().await;
+            set_status(2, 2);
+        };
+        let (report, ()) = tokio::join!(wait(&cluster.client, &target, &options, &progress), finish);
+        let report = report.unwrap();
+        assert_eq!(report.outcome, Outcome::Succeeded);
+        assert_eq!(report.message, r#"daemon set "agent" successfully rolled out"#);
+        assert_eq!(
+            seen.lock().unwrap().first().map(String::as_str),
+            Some(r#"Waiting for daemon set "agent" rollout to finish: 1 out of 2 new pods have been updated..."#)
+        );
     })
     .await;
     cluster.finish().await;
