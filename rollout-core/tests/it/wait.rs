@@ -14,7 +14,7 @@ use rollout_core::workload::WorkloadRef;
 use rollout_sandbox::{ErrorRule, FaultConfig, ImageBehaviour, Kind};
 use serde_json::json;
 
-use crate::cluster::{TestCluster, bounded};
+use crate::cluster::{Collected, TestCluster, bounded};
 
 const BOUND: Duration = Duration::from_secs(120);
 
@@ -201,15 +201,8 @@ async fn statefulsets_are_judged_by_kubectls_rules() {
         .unwrap();
         api.create(&PostParams::default(), &sts).await.unwrap();
         // No StatefulSet controller runs in the sandbox: write the status a finished rollout has.
-        sandbox
-            .store()
-            .modify(Kind::StatefulSet, &cluster.namespace, "db", rollout_sandbox::store::Subresource::Status, false, |cur| {
-                let mut n = cur.clone();
-                n["status"] = json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 2, "currentReplicas": 2,
-                                     "updatedReplicas": 2, "currentRevision": "db-1", "updateRevision": "db-1"});
-                Ok(n)
-            })
-            .unwrap();
+        write_status(sandbox, Kind::StatefulSet, &cluster.namespace, "db", json!({"observedGeneration": 1, "replicas": 2,
+            "readyReplicas": 2, "currentReplicas": 2, "updatedReplicas": 2, "currentRevision": "db-1", "updateRevision": "db-1"}));
         let target = WorkloadRef::new(rollout_core::status::WorkloadKind::StatefulSet, &cluster.namespace, "db");
         let report = wait(&cluster.client, &target, &WaitOptions::new(cluster.timeout(30)), &no_progress).await.unwrap();
         assert_eq!(report.message, "statefulset rolling update complete 2 pods at revision db-1...");
@@ -238,22 +231,17 @@ async fn a_daemonset_is_waited_for_until_every_node_runs_an_available_new_pod() 
         // No DaemonSet controller runs in the sandbox: the test writes the status of a rollout over two
         // nodes, halfway, then done.
         let set_status = |updated: i64, available: i64| {
-            sandbox
-                .store()
-                .modify(Kind::DaemonSet, &cluster.namespace, "agent", rollout_sandbox::store::Subresource::Status, false, |cur| {
-                    let mut n = cur.clone();
-                    n["status"] = json!({"observedGeneration": 1, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
-                                         "numberReady": available, "numberAvailable": available, "updatedNumberScheduled": updated});
-                    Ok(n)
-                })
-                .unwrap();
+            write_status(sandbox, Kind::DaemonSet, &cluster.namespace, "agent", json!({"observedGeneration": 1,
+                "desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": available,
+                "numberAvailable": available, "updatedNumberScheduled": updated}));
         };
         set_status(1, 1);
         let halfway = tokio::sync::Notify::new();
-        let seen = std::sync::Mutex::new(Vec::new());
+        let collected = Collected::default();
+        let collect = collected.callback();
         let progress = |event: &ProgressEvent| {
-            if let ProgressEvent::Status { status, .. } = event {
-                seen.lock().unwrap().push(status.message());
+            collect(event);
+            if matches!(event, ProgressEvent::Status { .. }) {
                 halfway.notify_one();
             }
         };
@@ -267,13 +255,35 @@ async fn a_daemonset_is_waited_for_until_every_node_runs_an_available_new_pod() 
         let report = report.unwrap();
         assert_eq!(report.outcome, Outcome::Succeeded);
         assert_eq!(report.message, r#"daemon set "agent" successfully rolled out"#);
+        let first = collected.events().into_iter().find_map(|e| match e {
+            ProgressEvent::Status { status, .. } => Some(status.message()),
+            _ => None,
+        });
         assert_eq!(
-            seen.lock().unwrap().first().map(String::as_str),
+            first.as_deref(),
             Some(r#"Waiting for daemon set "agent" rollout to finish: 1 out of 2 new pods have been updated..."#)
         );
     })
     .await;
     cluster.finish().await;
+}
+
+/// Writes the status of a workload no sandbox controller drives, as its controller would.
+fn write_status(
+    sandbox: &rollout_sandbox::Sandbox,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    status: serde_json::Value,
+) {
+    sandbox
+        .store()
+        .modify(kind, namespace, name, rollout_sandbox::store::Subresource::Status, false, |cur| {
+            let mut next = cur.clone();
+            next["status"] = status.clone();
+            Ok(next)
+        })
+        .unwrap();
 }
 
 /// One seeded fault schedule: healthy, crashing and never-ready rollouts with rollback, under
