@@ -246,19 +246,29 @@ fn target(field: &str, value: &Bound<'_, PyAny>) -> PyResult<Target> {
     Ok(Target { kind: parsed.kind, name: parsed.name, namespace: None })
 }
 
+/// Workload arguments, at least one; element `i` is named `field[i]` in errors, and `shown` is how
+/// an empty list is shown in that error.
+fn target_list<'py>(
+    py: Python<'py>,
+    field: &str,
+    shown: &str,
+    items: impl IntoIterator<Item = PyResult<Bound<'py, PyAny>>>,
+) -> PyResult<Vec<Target>> {
+    let targets = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| target(&format!("{field}[{i}]"), &item?))
+        .collect::<PyResult<Vec<_>>>()?;
+    if targets.is_empty() {
+        return Err(invalid_argument(py, field, shown, "name at least one workload"));
+    }
+    Ok(targets)
+}
+
 /// One workload argument or a list (or tuple) of them; `true` with the list, which must not be empty.
-/// An element is named `field[i]` in errors.
 fn targets(field: &str, value: &Bound<'_, PyAny>) -> PyResult<(Vec<Target>, bool)> {
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
-        let targets = value
-            .try_iter()?
-            .enumerate()
-            .map(|(i, item)| target(&format!("{field}[{i}]"), &item?))
-            .collect::<PyResult<Vec<_>>>()?;
-        if targets.is_empty() {
-            return Err(invalid_argument(value.py(), field, "[]", "name at least one workload"));
-        }
-        return Ok((targets, true));
+        return Ok((target_list(value.py(), field, "[]", value.try_iter()?)?, true));
     }
     Ok((vec![target(field, value)?], false))
 }
@@ -748,14 +758,7 @@ impl PyClient {
         namespace: Option<String>,
         on_progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let targets = workloads
-            .iter()
-            .enumerate()
-            .map(|(i, w)| target(&format!("workloads[{i}]"), w))
-            .collect::<PyResult<Vec<_>>>()?;
-        if targets.is_empty() {
-            return Err(invalid_argument(py, "workloads", "", "name at least one workload to wait for"));
-        }
+        let targets = target_list(py, "workloads", "", workloads.into_iter().map(Ok))?;
         let options = WaitOptions::new(duration("timeout", timeout)?);
         let connections = self.connections();
         let callback = Callback::new(on_progress);
